@@ -1,0 +1,340 @@
+//! Every frame of protocol v1. All frames are JSON text frames with a `type` field.
+//!
+//! Client frames are parsed leniently enough to answer precisely: a frame that is JSON but
+//! wrong still yields its `nonce` (when it has a usable one), so the error can name the send
+//! it refers to and the client can tell which of its pending messages failed.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::{ChannelId, ClientId, MessageId};
+
+/// Largest WebSocket message (after reassembling fragments) a server reads; larger ones are
+/// closed with 1009 (message too big).
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Longest `nonce` a client may attach to a `send`, in characters.
+pub const MAX_NONCE_CHARS: usize = 64;
+/// Most client ids listed in a `welcome`; `online_count` always has the full number.
+pub const MAX_WELCOME_ONLINE: usize = 1000;
+/// Default longest message text, in Unicode scalar values.
+pub const DEFAULT_MAX_MESSAGE_CHARS: usize = 4096;
+
+/// A message as stored in a channel's history and delivered to its members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Strictly increasing within the channel, in the order messages were accepted.
+    pub id: MessageId,
+    pub channel_id: ChannelId,
+    pub client_id: ClientId,
+    /// RFC 3339 UTC with milliseconds, the instant the message was accepted.
+    pub time: String,
+    pub message: String,
+}
+
+/// Whether a client id's first connection to a channel opened or its last one closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceEvent {
+    Join,
+    Leave,
+}
+
+/// Why a client frame was not accepted. Clients must treat codes they do not know as a
+/// generic failure of the frame named by `nonce`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, an unknown `type`, a missing or ill-typed field. The connection stays open.
+    BadFrame,
+    /// The message text is longer than the server's limit.
+    TooLarge,
+    /// The message could not be stored and published; it was not accepted. Retry later.
+    Unavailable,
+}
+
+/// Frames a server sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// Always the first frame of a connection.
+    Welcome {
+        channel_id: ChannelId,
+        client_id: ClientId,
+        /// At most [`MAX_WELCOME_ONLINE`] client ids present in the channel, this one included.
+        online: Vec<ClientId>,
+        online_count: u64,
+        /// True when the connection resumed with `since` and nothing after it was lost.
+        recovered: bool,
+    },
+    Message(ChatMessage),
+    /// To the sender only, once its message is stored and published.
+    Ack {
+        nonce: Option<String>,
+        id: MessageId,
+    },
+    Presence {
+        event: PresenceEvent,
+        client_id: ClientId,
+        online_count: u64,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+    },
+}
+
+impl ServerFrame {
+    /// Serializes the frame for the wire. Every field is a string, number, bool or list of
+    /// them, so serialization cannot fail.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            // Unreachable for these types; keep the connection alive with a generic frame.
+            format!(r#"{{"type":"error","code":"bad_frame","message":"unserializable frame: {e}"}}"#)
+        })
+    }
+}
+
+/// Frames a client sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    Send {
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+    },
+}
+
+/// Limits a server applies to message text; configurable per deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageLimits {
+    /// Longest message text accepted, in Unicode scalar values.
+    pub max_chars: usize,
+}
+
+impl Default for MessageLimits {
+    fn default() -> Self {
+        Self {
+            max_chars: DEFAULT_MAX_MESSAGE_CHARS,
+        }
+    }
+}
+
+/// A client frame that was refused, ready to be sent back as an `error` frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub nonce: Option<String>,
+}
+
+impl FrameError {
+    fn bad(message: impl Into<String>, nonce: Option<String>) -> Self {
+        Self {
+            code: ErrorCode::BadFrame,
+            message: message.into(),
+            nonce,
+        }
+    }
+}
+
+impl From<FrameError> for ServerFrame {
+    fn from(e: FrameError) -> Self {
+        ServerFrame::Error {
+            code: e.code,
+            message: e.message,
+            nonce: e.nonce,
+        }
+    }
+}
+
+impl ClientFrame {
+    /// Parses and validates one client text frame.
+    pub fn parse(text: &str, limits: &MessageLimits) -> Result<ClientFrame, FrameError> {
+        let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(text) else {
+            return Err(FrameError::bad(
+                "a frame must be a JSON object with a \"type\" field",
+                None,
+            ));
+        };
+        let nonce = take_nonce(&mut fields)?;
+        match fields.get("type") {
+            Some(Value::String(kind)) if kind == "send" => {}
+            Some(Value::String(kind)) => {
+                return Err(FrameError::bad(format!("unknown frame type {kind:?}"), nonce));
+            }
+            _ => return Err(FrameError::bad("missing string field \"type\"", nonce)),
+        }
+        let message = match fields.remove("message") {
+            Some(Value::String(message)) => message,
+            _ => return Err(FrameError::bad("missing string field \"message\"", nonce)),
+        };
+        if message.is_empty() {
+            return Err(FrameError::bad("message must not be empty", nonce));
+        }
+        let chars = message.chars().count();
+        if chars > limits.max_chars {
+            return Err(FrameError {
+                code: ErrorCode::TooLarge,
+                message: format!(
+                    "message has {chars} characters, the limit is {}",
+                    limits.max_chars
+                ),
+                nonce,
+            });
+        }
+        Ok(ClientFrame::Send { message, nonce })
+    }
+}
+
+/// Extracts a usable nonce. One that is present but unusable is itself a `bad_frame`, and is
+/// not echoed back (it may be huge or not a string).
+fn take_nonce(fields: &mut Map<String, Value>) -> Result<Option<String>, FrameError> {
+    match fields.remove("nonce") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(n)) if n.chars().count() <= MAX_NONCE_CHARS => Ok(Some(n)),
+        Some(_) => Err(FrameError::bad(
+            format!("nonce must be a string of at most {MAX_NONCE_CHARS} characters"),
+            None,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> MessageLimits {
+        MessageLimits { max_chars: 10 }
+    }
+
+    #[test]
+    fn parses_a_send_with_and_without_nonce() {
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"send","message":"hi","nonce":"n-1"}"#, &limits()),
+            Ok(ClientFrame::Send {
+                message: "hi".into(),
+                nonce: Some("n-1".into())
+            })
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"send","message":"hi","extra":1}"#, &limits()),
+            Ok(ClientFrame::Send {
+                message: "hi".into(),
+                nonce: None
+            })
+        );
+    }
+
+    #[test]
+    fn client_frames_round_trip() {
+        let frame = ClientFrame::Send {
+            message: "héllo 👋".into(),
+            nonce: Some("n".into()),
+        };
+        let text = serde_json::to_string(&frame).unwrap();
+        assert_eq!(ClientFrame::parse(&text, &limits()), Ok(frame));
+    }
+
+    #[test]
+    fn counts_characters_not_bytes() {
+        assert!(ClientFrame::parse(r#"{"type":"send","message":"👋👋👋👋👋👋👋👋👋👋"}"#, &limits()).is_ok());
+        let err = ClientFrame::parse(
+            r#"{"type":"send","message":"12345678901","nonce":"big"}"#,
+            &limits(),
+        )
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::TooLarge);
+        assert_eq!(err.nonce.as_deref(), Some("big"));
+    }
+
+    #[test]
+    fn rejects_bad_frames_echoing_a_usable_nonce() {
+        let cases = [
+            ("not json", None),
+            ("[1,2]", None),
+            (r#"{"message":"x","nonce":"a"}"#, Some("a")),
+            (r#"{"type":"shout","message":"x","nonce":"b"}"#, Some("b")),
+            (r#"{"type":"send","nonce":"c"}"#, Some("c")),
+            (r#"{"type":"send","message":7,"nonce":"d"}"#, Some("d")),
+            (r#"{"type":"send","message":"","nonce":"e"}"#, Some("e")),
+            (r#"{"type":"send","message":"x","nonce":5}"#, None),
+        ];
+        for (text, nonce) in cases {
+            let err = ClientFrame::parse(text, &limits()).unwrap_err();
+            assert_eq!(err.code, ErrorCode::BadFrame, "{text}");
+            assert_eq!(err.nonce.as_deref(), nonce, "{text}");
+        }
+        let long_nonce = format!(
+            r#"{{"type":"send","message":"x","nonce":"{}"}}"#,
+            "n".repeat(MAX_NONCE_CHARS + 1)
+        );
+        let err = ClientFrame::parse(&long_nonce, &limits()).unwrap_err();
+        assert_eq!((err.code, err.nonce), (ErrorCode::BadFrame, None));
+    }
+
+    #[test]
+    fn server_frames_have_the_documented_shape() {
+        let msg = ChatMessage {
+            id: "1700000000000-0".parse().unwrap(),
+            channel_id: ChannelId::parse("room").unwrap(),
+            client_id: ClientId::parse("alice").unwrap(),
+            time: "2023-11-14T22:13:20.000Z".into(),
+            message: "<b>hi</b>".into(),
+        };
+        let json: Value = serde_json::from_str(&ServerFrame::Message(msg.clone()).to_json()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type":"message","id":"1700000000000-0","channel_id":"room",
+                "client_id":"alice","time":"2023-11-14T22:13:20.000Z","message":"<b>hi</b>"})
+        );
+        let ack: Value = serde_json::from_str(
+            &ServerFrame::Ack { nonce: None, id: msg.id }.to_json(),
+        )
+        .unwrap();
+        assert_eq!(ack, serde_json::json!({"type":"ack","nonce":null,"id":"1700000000000-0"}));
+        let err: Value = serde_json::from_str(
+            &ServerFrame::Error {
+                code: ErrorCode::Unavailable,
+                message: "x".into(),
+                nonce: None,
+            }
+            .to_json(),
+        )
+        .unwrap();
+        assert_eq!(err, serde_json::json!({"type":"error","code":"unavailable","message":"x"}));
+    }
+
+    #[test]
+    fn server_frames_round_trip() {
+        let frames = [
+            ServerFrame::Welcome {
+                channel_id: ChannelId::parse("room").unwrap(),
+                client_id: ClientId::parse("bob").unwrap(),
+                online: vec![ClientId::parse("bob").unwrap()],
+                online_count: 1,
+                recovered: false,
+            },
+            ServerFrame::Presence {
+                event: PresenceEvent::Leave,
+                client_id: ClientId::parse("bob").unwrap(),
+                online_count: 0,
+            },
+            ServerFrame::Error {
+                code: ErrorCode::TooLarge,
+                message: "too long".into(),
+                nonce: Some("n".into()),
+            },
+        ];
+        for frame in frames {
+            let back: ServerFrame = serde_json::from_str(&frame.to_json()).unwrap();
+            assert_eq!(back, frame);
+        }
+        assert!(
+            serde_json::from_str::<ServerFrame>(r#"{"type":"ack","nonce":null,"id":"nope"}"#)
+                .is_err()
+        );
+    }
+}
