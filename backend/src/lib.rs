@@ -1,1 +1,25 @@
-//! placeholder
+//! The chat service's WebSocket backend.
+//!
+//! Stateless instances behind a load balancer without session affinity; every instance sees
+//! every message of the channels its clients are in through the [`bus`].
+//!
+//! - [`config`]: settings from the environment, validated up front.
+//! - [`startup`]: builds the app on a listener (port 0 in tests) and runs it until a stop
+//!   signal, then shuts down gracefully ([`shutdown`]).
+//! - [`routes`]: `/healthz`, `/readyz` and `/ws/{channel}/{client}` (validated before the
+//!   upgrade; refusals in [`error`]).
+//! - [`session`]: one WebSocket connection: join, replay, read frames; its writer task.
+//! - [`hub`]: this instance's connections per channel and the fan-out to them.
+//! - [`bus`]: the store-and-publish engines (embedded, Redis) behind one trait.
+//! - [`presence`]: keeps this instance's connections present in the shared roster.
+
+pub mod bus;
+pub mod config;
+pub mod error;
+pub mod hub;
+pub mod presence;
+pub mod routes;
+pub mod session;
+pub mod shutdown;
+pub mod startup;
+pub mod state;

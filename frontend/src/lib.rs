@@ -1,1 +1,24 @@
-//! placeholder
+//! The chat service's web frontend: serves the browser chat page and its assets.
+//!
+//! The browser talks to the backend's WebSocket directly; this service only tells it where
+//! the backend is (rendered into the page) and serves the page, script and stylesheet.
+//!
+//! Module map:
+//! - [`config`]: [`Settings`] from the environment (`PORT`, `BACKEND_URL`), validated up front.
+//! - [`startup`]: [`Application`], which binds the listener and runs the server.
+//! - [`routes`]: the chat page, static assets and health check.
+//! - [`assets`]: the script and stylesheet embedded in the binary, with content hashes.
+//! - [`security`]: the Content-Security-Policy and other security headers.
+//! - `templates`: the askama page templates (`templates/` in the crate).
+//!
+//! The page itself (`static/app.js`) speaks protocol v1 of the [`protocol`] crate.
+
+pub mod assets;
+pub mod config;
+pub mod routes;
+pub mod security;
+pub mod startup;
+mod templates;
+
+pub use config::{BackendUrl, ConfigError, Settings};
+pub use startup::Application;

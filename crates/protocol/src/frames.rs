@@ -91,7 +91,9 @@ impl ServerFrame {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|e| {
             // Unreachable for these types; keep the connection alive with a generic frame.
-            format!(r#"{{"type":"error","code":"bad_frame","message":"unserializable frame: {e}"}}"#)
+            format!(
+                r#"{{"type":"error","code":"bad_frame","message":"unserializable frame: {e}"}}"#
+            )
         })
     }
 }
@@ -163,7 +165,10 @@ impl ClientFrame {
         match fields.get("type") {
             Some(Value::String(kind)) if kind == "send" => {}
             Some(Value::String(kind)) => {
-                return Err(FrameError::bad(format!("unknown frame type {kind:?}"), nonce));
+                return Err(FrameError::bad(
+                    format!("unknown frame type {kind:?}"),
+                    nonce,
+                ));
             }
             _ => return Err(FrameError::bad("missing string field \"type\"", nonce)),
         }
@@ -240,7 +245,13 @@ mod tests {
 
     #[test]
     fn counts_characters_not_bytes() {
-        assert!(ClientFrame::parse(r#"{"type":"send","message":"👋👋👋👋👋👋👋👋👋👋"}"#, &limits()).is_ok());
+        assert!(
+            ClientFrame::parse(
+                r#"{"type":"send","message":"👋👋👋👋👋👋👋👋👋👋"}"#,
+                &limits()
+            )
+            .is_ok()
+        );
         let err = ClientFrame::parse(
             r#"{"type":"send","message":"12345678901","nonce":"big"}"#,
             &limits(),
@@ -284,17 +295,25 @@ mod tests {
             time: "2023-11-14T22:13:20.000Z".into(),
             message: "<b>hi</b>".into(),
         };
-        let json: Value = serde_json::from_str(&ServerFrame::Message(msg.clone()).to_json()).unwrap();
+        let json: Value =
+            serde_json::from_str(&ServerFrame::Message(msg.clone()).to_json()).unwrap();
         assert_eq!(
             json,
             serde_json::json!({"type":"message","id":"1700000000000-0","channel_id":"room",
                 "client_id":"alice","time":"2023-11-14T22:13:20.000Z","message":"<b>hi</b>"})
         );
         let ack: Value = serde_json::from_str(
-            &ServerFrame::Ack { nonce: None, id: msg.id }.to_json(),
+            &ServerFrame::Ack {
+                nonce: None,
+                id: msg.id,
+            }
+            .to_json(),
         )
         .unwrap();
-        assert_eq!(ack, serde_json::json!({"type":"ack","nonce":null,"id":"1700000000000-0"}));
+        assert_eq!(
+            ack,
+            serde_json::json!({"type":"ack","nonce":null,"id":"1700000000000-0"})
+        );
         let err: Value = serde_json::from_str(
             &ServerFrame::Error {
                 code: ErrorCode::Unavailable,
@@ -304,7 +323,10 @@ mod tests {
             .to_json(),
         )
         .unwrap();
-        assert_eq!(err, serde_json::json!({"type":"error","code":"unavailable","message":"x"}));
+        assert_eq!(
+            err,
+            serde_json::json!({"type":"error","code":"unavailable","message":"x"})
+        );
     }
 
     #[test]

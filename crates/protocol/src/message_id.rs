@@ -9,7 +9,7 @@
 use std::{fmt, str::FromStr};
 
 /// An ordered message id: ordering is (milliseconds, sequence).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MessageId {
     /// Milliseconds since the Unix epoch at which the message was accepted.
     pub millis: u64,
@@ -45,7 +45,8 @@ impl FromStr for MessageId {
 
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
         let (millis, seq) = raw.split_once('-').ok_or(MessageIdError)?;
-        let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+        let digits =
+            |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
         if !digits(millis) || !digits(seq) {
             return Err(MessageIdError);
         }
@@ -77,7 +78,18 @@ mod tests {
 
     #[test]
     fn rejects_malformed_ids() {
-        for bad in ["", "1", "-1", "1-", "a-1", "1-b", "1-2-3", " 1-2", "+1-2", "99999999999999999999999-0"] {
+        for bad in [
+            "",
+            "1",
+            "-1",
+            "1-",
+            "a-1",
+            "1-b",
+            "1-2-3",
+            " 1-2",
+            "+1-2",
+            "99999999999999999999999-0",
+        ] {
             assert!(bad.parse::<MessageId>().is_err(), "{bad:?}");
         }
     }

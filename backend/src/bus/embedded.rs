@@ -1,0 +1,206 @@
+//! The in-process bus: one instance, no Redis, the same semantics.
+//!
+//! Ids are minted like Redis Stream ids, history is trimmed the same way and resume follows
+//! the same rules, so a laptop run behaves like production and the behaviour tests run
+//! unchanged against both engines.
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{Arc, Mutex, MutexGuard},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use async_trait::async_trait;
+use protocol::{
+    ChannelId, ChatMessage, ClientId, MessageId, PresenceEvent, frames::MAX_WELCOME_ONLINE,
+    time::rfc3339_millis,
+};
+use tokio::sync::watch;
+
+use super::{Bus, BusError, BusEvent, ConnKey, EventSink, History, HistoryPolicy, Roster};
+
+pub struct EmbeddedBus {
+    /// Every channel ever used. Guarded by a std mutex that is never held across `.await`;
+    /// events are handed to the sink under it, which is what keeps delivery in id order.
+    channels: Mutex<HashMap<ChannelId, ChannelState>>,
+    sink: Arc<dyn EventSink>,
+    policy: HistoryPolicy,
+}
+
+#[derive(Default)]
+struct ChannelState {
+    /// The retained history, oldest first, at most `policy.max` long.
+    log: VecDeque<ChatMessage>,
+    /// The newest id ever minted, even if trimmed away since.
+    last_id: MessageId,
+    /// The newest id trimmed away; a resume from before it has lost messages.
+    max_trimmed: MessageId,
+    /// Open connections per present client id.
+    present: HashMap<ClientId, HashSet<ConnKey>>,
+}
+
+impl EmbeddedBus {
+    pub fn new(sink: Arc<dyn EventSink>, policy: HistoryPolicy) -> Self {
+        Self {
+            channels: Mutex::new(HashMap::new()),
+            sink,
+            policy,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<ChannelId, ChannelState>> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that
+        // matters more than stopping the chat, so keep serving.
+        self.channels.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn roster(state: &ChannelState) -> Roster {
+    Roster {
+        online: state
+            .present
+            .keys()
+            .take(MAX_WELCOME_ONLINE)
+            .cloned()
+            .collect(),
+        online_count: state.present.len() as u64,
+    }
+}
+
+#[async_trait]
+impl Bus for EmbeddedBus {
+    fn subscribe(&self, _channel: &ChannelId) -> watch::Receiver<bool> {
+        // Every event already reaches the sink; nothing to wait for.
+        watch::channel(true).1
+    }
+
+    fn unsubscribe(&self, _channel: &ChannelId) {}
+
+    async fn publish(
+        &self,
+        channel: &ChannelId,
+        client: &ClientId,
+        text: &str,
+    ) -> Result<ChatMessage, BusError> {
+        let mut channels = self.lock();
+        let state = channels.entry(channel.clone()).or_default();
+        let id = state.last_id.next_after(now_ms());
+        state.last_id = id;
+        let message = ChatMessage {
+            id,
+            channel_id: channel.clone(),
+            client_id: client.clone(),
+            time: rfc3339_millis(id.millis),
+            message: text.to_owned(),
+        };
+        state.log.push_back(message.clone());
+        while state.log.len() > self.policy.max {
+            if let Some(trimmed) = state.log.pop_front() {
+                state.max_trimmed = trimmed.id;
+            }
+        }
+        self.sink
+            .deliver(channel, BusEvent::Message(message.clone()));
+        Ok(message)
+    }
+
+    async fn history(
+        &self,
+        channel: &ChannelId,
+        since: Option<MessageId>,
+    ) -> Result<History, BusError> {
+        let channels = self.lock();
+        let Some(state) = channels.get(channel) else {
+            return Ok(History {
+                messages: Vec::new(),
+                recovered: false,
+            });
+        };
+        if let Some(since) = since
+            && since <= state.last_id
+            && since >= state.max_trimmed
+        {
+            return Ok(History {
+                messages: state.log.iter().filter(|m| m.id > since).cloned().collect(),
+                recovered: true,
+            });
+        }
+        let skip = state.log.len().saturating_sub(self.policy.limit);
+        Ok(History {
+            messages: state.log.iter().skip(skip).cloned().collect(),
+            recovered: false,
+        })
+    }
+
+    async fn join_presence(
+        &self,
+        channel: &ChannelId,
+        client: &ClientId,
+        conn: &ConnKey,
+    ) -> Result<Roster, BusError> {
+        let mut channels = self.lock();
+        let state = channels.entry(channel.clone()).or_default();
+        let conns = state.present.entry(client.clone()).or_default();
+        let first = conns.is_empty();
+        conns.insert(conn.clone());
+        let roster = roster(state);
+        if first {
+            self.sink.deliver(
+                channel,
+                BusEvent::Presence {
+                    event: PresenceEvent::Join,
+                    client_id: client.clone(),
+                    online_count: roster.online_count,
+                },
+            );
+        }
+        Ok(roster)
+    }
+
+    async fn leave_presence(
+        &self,
+        channel: &ChannelId,
+        client: &ClientId,
+        conn: &ConnKey,
+    ) -> Result<(), BusError> {
+        let mut channels = self.lock();
+        let Some(state) = channels.get_mut(channel) else {
+            return Ok(());
+        };
+        let Some(conns) = state.present.get_mut(client) else {
+            return Ok(());
+        };
+        conns.remove(conn);
+        if conns.is_empty() {
+            state.present.remove(client);
+            self.sink.deliver(
+                channel,
+                BusEvent::Presence {
+                    event: PresenceEvent::Leave,
+                    client_id: client.clone(),
+                    online_count: state.present.len() as u64,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    async fn refresh_presence(
+        &self,
+        _channel: &ChannelId,
+        _members: &[(ClientId, ConnKey)],
+    ) -> Result<(), BusError> {
+        // Presence lives and dies with this process: nothing can go stale.
+        Ok(())
+    }
+
+    async fn check_ready(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,133 @@
+//! The message bus: where a channel's messages are stored, numbered and shared between
+//! instances.
+//!
+//! One interface, several engines, in the manner of centrifugo's brokers:
+//! - [`embedded::EmbeddedBus`]: in-process, for a single instance on a laptop;
+//! - [`redis::RedisBus`]: one Redis, shared by any number of stateless instances.
+//!
+//! A Redis Cluster engine (sharded pub/sub) slots in behind the same trait: every key and the
+//! pub/sub channel of one chat channel already share one hash tag (see `redis::keys`).
+//!
+//! The bus never talks to WebSockets. It hands every event of a channel this instance is
+//! subscribed to to an [`EventSink`] (the local hub), in the channel's order.
+
+pub mod embedded;
+pub mod redis;
+
+use async_trait::async_trait;
+use protocol::{ChannelId, ChatMessage, ClientId, MessageId, PresenceEvent};
+use tokio::sync::watch;
+
+/// Identifies one WebSocket connection across all instances (`<instance>-<n>`), so presence
+/// can count connections per client id without instances trampling each other.
+pub type ConnKey = String;
+
+/// Something a channel's members must see, in the order the bus delivers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusEvent {
+    Message(ChatMessage),
+    Presence {
+        event: PresenceEvent,
+        client_id: ClientId,
+        online_count: u64,
+    },
+}
+
+/// Receives the events of subscribed channels. Called from the bus's delivery path, so it
+/// must not block.
+pub trait EventSink: Send + Sync + 'static {
+    fn deliver(&self, channel: &ChannelId, event: BusEvent);
+}
+
+/// How much history a channel keeps and how much a new client gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryPolicy {
+    /// Messages sent after `welcome` to a client that joins without `since` (or cannot resume).
+    pub limit: usize,
+    /// Messages kept per channel; older ones are trimmed.
+    pub max: usize,
+}
+
+/// What a joining (or resuming) client is sent before live messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    /// Oldest first.
+    pub messages: Vec<ChatMessage>,
+    /// True when the client asked to resume and nothing after its `since` was lost.
+    pub recovered: bool,
+}
+
+/// Who is in a channel right after a connection registered its presence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roster {
+    pub online: Vec<ClientId>,
+    pub online_count: u64,
+}
+
+/// A bus operation that did not happen. The caller tells its client so (`unavailable`); it
+/// never pretends it succeeded.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("the message store is unreachable: {0}")]
+    Unavailable(String),
+    #[error("the message store answered something unexpected: {0}")]
+    Protocol(String),
+}
+
+#[async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Starts delivering `channel`'s events to the sink. Called under the hub's lock when the
+    /// channel gets its first local member, in the same order as [`Bus::unsubscribe`], so it
+    /// must not block: engines queue the work and flip the returned watch to `true` once
+    /// events published from then on are sure to be delivered (and back to `false` while
+    /// that is not so).
+    fn subscribe(&self, channel: &ChannelId) -> watch::Receiver<bool>;
+
+    /// Stops delivering `channel`'s events: its last local member left.
+    fn unsubscribe(&self, channel: &ChannelId);
+
+    /// Stores the message and publishes it to every instance, atomically, so the id order is
+    /// the delivery order. Returns the stored message once both happened.
+    async fn publish(
+        &self,
+        channel: &ChannelId,
+        client: &ClientId,
+        text: &str,
+    ) -> Result<ChatMessage, BusError>;
+
+    /// The messages a client joining with (or without) `since` must be replayed.
+    async fn history(
+        &self,
+        channel: &ChannelId,
+        since: Option<MessageId>,
+    ) -> Result<History, BusError>;
+
+    /// Registers one connection of `client` as present, announcing a `join` if it is the
+    /// client's first connection to the channel on any instance.
+    async fn join_presence(
+        &self,
+        channel: &ChannelId,
+        client: &ClientId,
+        conn: &ConnKey,
+    ) -> Result<Roster, BusError>;
+
+    /// Removes one connection, announcing a `leave` if it was the client's last.
+    async fn leave_presence(
+        &self,
+        channel: &ChannelId,
+        client: &ClientId,
+        conn: &ConnKey,
+    ) -> Result<(), BusError>;
+
+    /// Keeps this instance's connections present. Engines whose presence can outlive the
+    /// instance (Redis) expire entries that are not refreshed, so a crashed instance leaves
+    /// no ghosts for longer than the presence TTL.
+    async fn refresh_presence(
+        &self,
+        channel: &ChannelId,
+        members: &[(ClientId, ConnKey)],
+    ) -> Result<(), BusError>;
+
+    /// Whether the bus can serve requests now (for `/readyz`).
+    async fn check_ready(&self) -> Result<(), BusError>;
+}

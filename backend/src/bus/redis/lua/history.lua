@@ -1,0 +1,32 @@
+-- What a joining client is replayed. Returns {recovered (0|1), entries oldest or newest
+-- first (see below)}.
+-- KEYS[1]: the channel's log stream
+-- ARGV[1]: since ('' when the client did not resume)   ARGV[2]: history limit
+-- Recovered (entries after since, oldest first) when since is not newer than the newest id
+-- ever added and not older than the newest id ever trimmed (Redis >= 7 tracks both).
+-- Otherwise the last ARGV[2] entries, newest first.
+local function recent()
+  return {0, redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[2])}
+end
+if ARGV[1] == '' or redis.call('EXISTS', KEYS[1]) == 0 then
+  return recent()
+end
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local function less(a, b)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
+  return am < bm or (am == bm and as < bs)
+end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local last, trimmed
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then last = info[i + 1] end
+  if info[i] == 'max-deleted-entry-id' then trimmed = info[i + 1] end
+end
+if last == nil or trimmed == nil or less(last, ARGV[1]) or less(ARGV[1], trimmed) then
+  return recent()
+end
+return {1, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+')}

@@ -1,0 +1,16 @@
+-- Stores a message and publishes it in one atomic step, so the order of ids and the order
+-- in which every instance receives the messages are the same.
+-- KEYS[1]: the channel's log stream
+-- ARGV[1]: messages to keep   ARGV[2]: events pub/sub channel
+-- ARGV[3]: client id          ARGV[4]: message text
+local id = redis.call('XADD', KEYS[1], '*', 'c', ARGV[3], 'm', ARGV[4])
+-- Trim with XDEL rather than MAXLEN: only deletions move the stream's max-deleted-entry-id,
+-- which is how history.lua knows whether a resuming client lost anything.
+local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[1])
+if excess > 0 then
+  for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)) do
+    redis.call('XDEL', KEYS[1], entry[1])
+  end
+end
+redis.call('PUBLISH', ARGV[2], 'm\n' .. id .. '\n' .. ARGV[3] .. '\n' .. ARGV[4])
+return id

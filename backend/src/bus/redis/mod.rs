@@ -1,0 +1,301 @@
+//! The Redis bus: any number of stateless instances share one Redis.
+//!
+//! - A channel's messages live in a stream (`XADD`, oldest trimmed with `XDEL`); entry
+//!   ids are message ids.
+//! - One Lua script stores and publishes each message, so ids and delivery order agree.
+//! - Each instance holds one pub/sub connection ([`subscriber`]), subscribed to a channel
+//!   only while it has local members there, and a small pool for commands.
+//! - Presence is a sorted set per channel scored by expiry; instances refresh their own
+//!   connections, so a crashed instance's entries vanish after the presence TTL.
+
+pub mod events;
+pub mod keys;
+mod scripts;
+mod subscriber;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use deadpool_redis::{Pool, Runtime};
+use protocol::{
+    ChannelId, ChatMessage, ClientId, MessageId, frames::MAX_WELCOME_ONLINE, time::rfc3339_millis,
+};
+use tokio::sync::{mpsc, watch};
+
+use self::{keys::ChannelKeys, scripts::Scripts, subscriber::Command};
+use super::{Bus, BusError, ConnKey, EventSink, History, HistoryPolicy, Roster};
+
+/// Settings of the Redis bus.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    pub url: String,
+    pub pool_size: usize,
+    /// Longest a single command may take before its caller is told `unavailable`.
+    pub command_timeout: Duration,
+    /// How long a connection stays present without a refresh.
+    pub presence_ttl: Duration,
+}
+
+pub struct RedisBus {
+    pool: Pool,
+    scripts: Scripts,
+    /// Requests to the subscriber task, in the order the hub made them.
+    subscriber: mpsc::UnboundedSender<Command>,
+    policy: HistoryPolicy,
+    settings: RedisSettings,
+}
+
+impl RedisBus {
+    /// Sets up the pool and starts the subscriber task. Does not wait for Redis: an instance
+    /// that starts while Redis is away reports not ready and catches up when it is back.
+    pub fn start(
+        settings: RedisSettings,
+        policy: HistoryPolicy,
+        sink: Arc<dyn EventSink>,
+    ) -> Result<Self, BusError> {
+        let client = redis::Client::open(settings.url.as_str())
+            .map_err(|e| BusError::Unavailable(format!("bad REDIS_URL: {e}")))?;
+        let mut config = deadpool_redis::Config::from_url(settings.url.clone());
+        config.pool = Some(deadpool_redis::PoolConfig {
+            max_size: settings.pool_size,
+            timeouts: deadpool_redis::Timeouts {
+                wait: Some(settings.command_timeout),
+                create: Some(settings.command_timeout),
+                recycle: Some(settings.command_timeout),
+            },
+            ..Default::default()
+        });
+        let pool = config
+            .create_pool(Some(Runtime::Tokio1))
+            .map_err(|e| BusError::Unavailable(format!("cannot create the Redis pool: {e}")))?;
+        let (commands, queue) = mpsc::unbounded_channel();
+        tokio::spawn(subscriber::Subscriber::new(client, queue, sink).run());
+        Ok(Self {
+            pool,
+            scripts: Scripts::new(),
+            subscriber: commands,
+            policy,
+            settings,
+        })
+    }
+
+    /// Runs one command on a pooled connection within the command timeout.
+    async fn with_connection<T, F, Fut>(&self, command: F) -> Result<T, BusError>
+    where
+        F: FnOnce(deadpool_redis::Connection) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let work = async {
+            let connection = self
+                .pool
+                .get()
+                .await
+                .map_err(|e| BusError::Unavailable(e.to_string()))?;
+            command(connection).await.map_err(|e| {
+                if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
+                    BusError::Unavailable(e.to_string())
+                } else {
+                    BusError::Protocol(e.to_string())
+                }
+            })
+        };
+        tokio::time::timeout(self.settings.command_timeout, work)
+            .await
+            .unwrap_or_else(|_| Err(BusError::Unavailable("Redis command timed out".into())))
+    }
+}
+
+/// A stream entry as returned by XRANGE: id and flat field/value pairs.
+type Entry = (String, Vec<String>);
+
+fn message_from_entry(channel: &ChannelId, (id, fields): Entry) -> Result<ChatMessage, BusError> {
+    let id: MessageId = id
+        .parse()
+        .map_err(|_| BusError::Protocol(format!("bad stream id {id}")))?;
+    let field = |name: &str| {
+        fields
+            .chunks_exact(2)
+            .find(|pair| pair[0] == name)
+            .map(|pair| pair[1].clone())
+            .ok_or_else(|| BusError::Protocol(format!("entry {id} has no field {name}")))
+    };
+    Ok(ChatMessage {
+        id,
+        channel_id: channel.clone(),
+        client_id: ClientId::parse(&field("c")?)
+            .map_err(|e| BusError::Protocol(format!("entry {id}: bad client id: {e}")))?,
+        time: rfc3339_millis(id.millis),
+        message: field("m")?,
+    })
+}
+
+#[async_trait]
+impl Bus for RedisBus {
+    fn subscribe(&self, channel: &ChannelId) -> watch::Receiver<bool> {
+        let (live, receiver) = watch::channel(false);
+        // If the subscriber task is gone the watch never turns true and joiners time out
+        // with `unavailable`, which is the truth.
+        let _ = self
+            .subscriber
+            .send(Command::Subscribe(channel.clone(), live));
+        receiver
+    }
+
+    fn unsubscribe(&self, channel: &ChannelId) {
+        let _ = self.subscriber.send(Command::Unsubscribe(channel.clone()));
+    }
+
+    async fn publish(
+        &self,
+        channel: &ChannelId,
+        client: &ClientId,
+        text: &str,
+    ) -> Result<ChatMessage, BusError> {
+        let keys = ChannelKeys::new(channel);
+        let id: String = self
+            .with_connection(|mut c| async move {
+                self.scripts
+                    .publish
+                    .key(keys.log())
+                    .arg(self.policy.max)
+                    .arg(keys.events())
+                    .arg(client.as_str())
+                    .arg(text)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        let id: MessageId = id
+            .parse()
+            .map_err(|_| BusError::Protocol(format!("bad stream id {id}")))?;
+        Ok(ChatMessage {
+            id,
+            channel_id: channel.clone(),
+            client_id: client.clone(),
+            time: rfc3339_millis(id.millis),
+            message: text.to_owned(),
+        })
+    }
+
+    async fn history(
+        &self,
+        channel: &ChannelId,
+        since: Option<MessageId>,
+    ) -> Result<History, BusError> {
+        let keys = ChannelKeys::new(channel);
+        let since = since.map(|s| s.to_string()).unwrap_or_default();
+        let (recovered, entries): (u8, Vec<Entry>) = self
+            .with_connection(|mut c| async move {
+                self.scripts
+                    .history
+                    .key(keys.log())
+                    .arg(since)
+                    .arg(self.policy.limit)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        let recovered = recovered == 1;
+        let mut messages = entries
+            .into_iter()
+            .map(|entry| message_from_entry(channel, entry))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !recovered {
+            // The script returns the recent window newest first.
+            messages.reverse();
+        }
+        Ok(History {
+            messages,
+            recovered,
+        })
+    }
+
+    async fn join_presence(
+        &self,
+        channel: &ChannelId,
+        client: &ClientId,
+        conn: &ConnKey,
+    ) -> Result<Roster, BusError> {
+        let keys = ChannelKeys::new(channel);
+        let (online_count, online): (u64, Vec<String>) = self
+            .with_connection(|mut c| async move {
+                self.scripts
+                    .presence_join
+                    .key(keys.online())
+                    .key(keys.connections(client))
+                    .arg(client.as_str())
+                    .arg(conn.as_str())
+                    .arg(self.settings.presence_ttl.as_millis() as u64)
+                    .arg(keys.events())
+                    .arg(MAX_WELCOME_ONLINE)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(Roster {
+            online: online
+                .iter()
+                .filter_map(|id| ClientId::parse(id).ok())
+                .collect(),
+            online_count,
+        })
+    }
+
+    async fn leave_presence(
+        &self,
+        channel: &ChannelId,
+        client: &ClientId,
+        conn: &ConnKey,
+    ) -> Result<(), BusError> {
+        let keys = ChannelKeys::new(channel);
+        let _: u8 = self
+            .with_connection(|mut c| async move {
+                self.scripts
+                    .presence_leave
+                    .key(keys.online())
+                    .key(keys.connections(client))
+                    .arg(client.as_str())
+                    .arg(conn.as_str())
+                    .arg(keys.events())
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn refresh_presence(
+        &self,
+        channel: &ChannelId,
+        members: &[(ClientId, ConnKey)],
+    ) -> Result<(), BusError> {
+        if members.is_empty() {
+            return Ok(());
+        }
+        let keys = ChannelKeys::new(channel);
+        let _: u64 = self
+            .with_connection(|mut c| async move {
+                let mut call = self.scripts.presence_refresh.key(keys.online());
+                call.arg(self.settings.presence_ttl.as_millis() as u64);
+                for (client, conn) in members {
+                    call.key(keys.connections(client))
+                        .arg(client.as_str())
+                        .arg(conn.as_str());
+                }
+                call.invoke_async(&mut c).await
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn check_ready(&self) -> Result<(), BusError> {
+        let pong: String = self
+            .with_connection(|mut c| async move { redis::cmd("PING").query_async(&mut c).await })
+            .await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(BusError::Protocol(format!("PING answered {pong}")))
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Settings, read from the environment (Cloud Run style) and validated before anything
+//! starts, so a bad deployment fails at once with a message naming the variable.
+
+use std::{collections::HashMap, time::Duration};
+
+use protocol::frames::DEFAULT_MAX_MESSAGE_CHARS;
+
+/// Origins the browser page is served from when run locally (see the README).
+pub const DEFAULT_ALLOWED_ORIGINS: &str = "http://localhost:3000,http://127.0.0.1:3000";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Port to listen on (all interfaces); 0 picks a free one (tests).
+    pub port: u16,
+    /// `None` runs the embedded single-instance bus.
+    pub redis_url: Option<String>,
+    pub redis_pool_size: usize,
+    pub redis_timeout: Duration,
+    pub history_limit: usize,
+    pub history_max: usize,
+    pub max_message_chars: usize,
+    pub allowed_origins: AllowedOrigins,
+    /// Frames a connection may have queued before it is closed as too slow (1013).
+    pub outbound_queue: usize,
+    pub ping_interval: Duration,
+    pub pong_timeout: Duration,
+    pub presence_ttl: Duration,
+    /// How long shutdown waits for connections to close; below Cloud Run's 10 s grace.
+    pub shutdown_grace: Duration,
+    /// HTTP worker threads; by default one per CPU core.
+    pub workers: Option<usize>,
+    /// Tells operators which instance a client was on; `K_REVISION` on Cloud Run.
+    pub instance_name: String,
+}
+
+/// Which browser origins may open a WebSocket (defence against cross-site WebSocket
+/// hijacking). Requests without `Origin` come from non-browser clients and are allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedOrigins {
+    Any,
+    List(Vec<String>),
+}
+
+impl AllowedOrigins {
+    pub fn allows(&self, origin: &str) -> bool {
+        match self {
+            AllowedOrigins::Any => true,
+            AllowedOrigins::List(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self, ConfigError> {
+        if raw.trim() == "*" {
+            return Ok(AllowedOrigins::Any);
+        }
+        let list: Vec<String> = raw
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+        if let Some(bad) = list
+            .iter()
+            .find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
+        {
+            return Err(ConfigError::Invalid {
+                name: "ALLOWED_ORIGINS",
+                reason: format!("{bad:?} is not an origin like https://chat.example.com"),
+            });
+        }
+        Ok(AllowedOrigins::List(list))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars().collect())
+    }
+
+    /// Reads settings from a set of variables (the environment, or a test's map).
+    pub fn from_vars(vars: HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        fn number<T>(
+            name: &'static str,
+            raw: Option<&str>,
+            default: T,
+            min: T,
+        ) -> Result<T, ConfigError>
+        where
+            T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+        {
+            let Some(raw) = raw else { return Ok(default) };
+            let value: T = raw.parse().map_err(|_| ConfigError::Invalid {
+                name,
+                reason: format!("{raw:?} is not a number"),
+            })?;
+            if value < min {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("must be at least {min}"),
+                });
+            }
+            Ok(value)
+        }
+        let secs = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            number(name, get(name), default, 1).map(Duration::from_secs)
+        };
+
+        let redis_url = get("REDIS_URL").map(str::to_owned);
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(ConfigError::Invalid {
+                name: "REDIS_URL",
+                reason: "must start with redis:// or rediss://".into(),
+            });
+        }
+        let history_limit = number("HISTORY_LIMIT", get("HISTORY_LIMIT"), 50, 0)?;
+        let history_max = number("HISTORY_MAX", get("HISTORY_MAX"), 1000, 1)?;
+        if history_limit > history_max {
+            return Err(ConfigError::Invalid {
+                name: "HISTORY_LIMIT",
+                reason: format!("must not exceed HISTORY_MAX ({history_max})"),
+            });
+        }
+        let shutdown_grace = secs("SHUTDOWN_GRACE_SECS", 8)?;
+        Ok(Self {
+            port: number("PORT", get("PORT"), 8080, 0)?,
+            redis_url,
+            redis_pool_size: number("REDIS_POOL_SIZE", get("REDIS_POOL_SIZE"), 8, 1)?,
+            redis_timeout: secs("REDIS_TIMEOUT_SECS", 3)?,
+            history_limit,
+            history_max,
+            max_message_chars: number(
+                "MAX_MESSAGE_CHARS",
+                get("MAX_MESSAGE_CHARS"),
+                DEFAULT_MAX_MESSAGE_CHARS,
+                1,
+            )?,
+            allowed_origins: AllowedOrigins::parse(
+                get("ALLOWED_ORIGINS").unwrap_or(DEFAULT_ALLOWED_ORIGINS),
+            )?,
+            outbound_queue: number(
+                "OUTBOUND_QUEUE_FRAMES",
+                get("OUTBOUND_QUEUE_FRAMES"),
+                1024,
+                16,
+            )?,
+            ping_interval: secs("PING_INTERVAL_SECS", 30)?,
+            pong_timeout: secs("PONG_TIMEOUT_SECS", 10)?,
+            presence_ttl: secs("PRESENCE_TTL_SECS", 30)?,
+            shutdown_grace,
+            workers: get("WORKERS")
+                .map(|raw| number("WORKERS", Some(raw), 1, 1))
+                .transpose()?,
+            instance_name: get("K_REVISION").unwrap_or("local").to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_run_the_embedded_bus_on_8080() {
+        let s = Settings::from_vars(vars(&[])).unwrap();
+        assert_eq!(s.port, 8080);
+        assert!(s.redis_url.is_none());
+        assert_eq!((s.history_limit, s.history_max), (50, 1000));
+        assert!(s.allowed_origins.allows("http://localhost:3000"));
+        assert!(!s.allowed_origins.allows("https://evil.example"));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("PORT", "eighty"),
+            ("REDIS_URL", "localhost:6379"),
+            ("HISTORY_MAX", "0"),
+            ("ALLOWED_ORIGINS", "localhost:3000"),
+        ] {
+            let err = Settings::from_vars(vars(&[(name, value)])).unwrap_err();
+            assert!(err.to_string().starts_with(name), "{err}");
+        }
+        let err = Settings::from_vars(vars(&[("HISTORY_LIMIT", "20"), ("HISTORY_MAX", "10")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("HISTORY_MAX"));
+    }
+
+    #[test]
+    fn origins_can_be_listed_or_opened_up() {
+        let s = Settings::from_vars(vars(&[(
+            "ALLOWED_ORIGINS",
+            "https://chat.example.com/, http://localhost:3000",
+        )]))
+        .unwrap();
+        assert!(s.allowed_origins.allows("https://chat.example.com"));
+        let any = Settings::from_vars(vars(&[("ALLOWED_ORIGINS", "*")])).unwrap();
+        assert!(any.allowed_origins.allows("https://anything.example"));
+    }
+}

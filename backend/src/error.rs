@@ -1,0 +1,54 @@
+//! Refusals before the WebSocket upgrade: an HTTP status and a JSON body
+//! `{"error": "<code>", "message": "<sentence>"}`, so clients can tell them apart.
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use protocol::{IdError, MessageIdError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("channel id {0}")]
+    InvalidChannel(IdError),
+    #[error("client id {0}")]
+    InvalidClient(IdError),
+    #[error("since {0}")]
+    InvalidSince(MessageIdError),
+    #[error("query string is malformed: {0}")]
+    InvalidQuery(String),
+    #[error("this endpoint only speaks WebSocket: {0}")]
+    NotWebSocket(String),
+    #[error("origin {0:?} is not allowed to connect")]
+    OriginNotAllowed(String),
+    #[error("this instance is shutting down; connect again")]
+    ShuttingDown,
+}
+
+impl HandshakeError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            HandshakeError::InvalidChannel(_) => "invalid_channel",
+            HandshakeError::InvalidClient(_) => "invalid_client",
+            HandshakeError::InvalidSince(_) => "invalid_since",
+            HandshakeError::InvalidQuery(_) => "invalid_query",
+            HandshakeError::NotWebSocket(_) => "not_websocket",
+            HandshakeError::OriginNotAllowed(_) => "origin_not_allowed",
+            HandshakeError::ShuttingDown => "shutting_down",
+        }
+    }
+}
+
+impl ResponseError for HandshakeError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            HandshakeError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
+            HandshakeError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(serde_json::json!({
+            "error": self.code(),
+            "message": self.to_string(),
+        }))
+    }
+}

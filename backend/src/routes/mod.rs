@@ -1,0 +1,12 @@
+//! HTTP routes: health probes and the WebSocket endpoint.
+
+mod health;
+mod ws;
+
+use actix_web::web;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/ws/{channel}/{client}", web::get().to(ws::connect));
+}

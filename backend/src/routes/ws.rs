@@ -1,0 +1,53 @@
+//! `GET /ws/{channel}/{client}?since={id}`: everything about a connection that can be refused
+//! is checked here, before the upgrade, so a bad request gets an HTTP status and a JSON body
+//! instead of a socket that closes for no visible reason.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use protocol::{ChannelId, ClientId, MessageId, frames::MAX_FRAME_BYTES};
+
+use crate::{error::HandshakeError, session, state::AppState};
+
+pub async fn connect(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HandshakeError> {
+    let request = validate(&req, &state)?;
+    let (response, session, stream) =
+        actix_ws::handle(&req, body).map_err(|e| HandshakeError::NotWebSocket(e.to_string()))?;
+    let stream = stream
+        .max_frame_size(MAX_FRAME_BYTES)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_FRAME_BYTES);
+    actix_web::rt::spawn(session::run(state.into_inner(), request, session, stream));
+    Ok(response)
+}
+
+fn validate(req: &HttpRequest, state: &AppState) -> Result<session::Request, HandshakeError> {
+    let segment = |name| req.match_info().get(name).unwrap_or_default();
+    let channel = ChannelId::parse(segment("channel")).map_err(HandshakeError::InvalidChannel)?;
+    let client = ClientId::parse(segment("client")).map_err(HandshakeError::InvalidClient)?;
+    let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map_err(|e| HandshakeError::InvalidQuery(e.to_string()))?;
+    let since = query
+        .get("since")
+        .map(|raw| raw.parse::<MessageId>())
+        .transpose()
+        .map_err(HandshakeError::InvalidSince)?;
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        if !state.settings.allowed_origins.allows(origin) {
+            return Err(HandshakeError::OriginNotAllowed(origin.to_owned()));
+        }
+    }
+    if state.shutdown.has_begun() {
+        return Err(HandshakeError::ShuttingDown);
+    }
+    Ok(session::Request {
+        channel,
+        client,
+        since,
+    })
+}

@@ -1,0 +1,118 @@
+//! Building and running the backend, zero-to-production style: tests build it on port 0 and
+//! read back the real port; `main` builds it from the environment.
+
+use std::{future::Future, net::TcpListener, sync::Arc};
+
+use actix_web::{App, HttpServer, dev::Server, web};
+use anyhow::Context;
+
+use crate::{
+    bus::{
+        Bus, HistoryPolicy,
+        embedded::EmbeddedBus,
+        redis::{RedisBus, RedisSettings},
+    },
+    config::Settings,
+    hub::Hub,
+    presence, routes,
+    state::AppState,
+};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: Arc<AppState>,
+}
+
+impl Application {
+    /// Binds `0.0.0.0:PORT` and builds the app. Must run inside a Tokio runtime.
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(("0.0.0.0", settings.port))
+            .with_context(|| format!("cannot listen on port {}", settings.port))?;
+        Self::build_on(settings, listener)
+    }
+
+    /// Builds the app on a listener the caller already bound.
+    pub fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let hub = Arc::new(Hub::default());
+        let policy = HistoryPolicy {
+            limit: settings.history_limit,
+            max: settings.history_max,
+        };
+        let bus: Arc<dyn Bus> = match &settings.redis_url {
+            None => Arc::new(EmbeddedBus::new(hub.clone(), policy)),
+            Some(url) => Arc::new(RedisBus::start(
+                RedisSettings {
+                    url: url.clone(),
+                    pool_size: settings.redis_pool_size,
+                    command_timeout: settings.redis_timeout,
+                    presence_ttl: settings.presence_ttl,
+                },
+                policy,
+                hub.clone(),
+            )?),
+        };
+        let grace = settings.shutdown_grace;
+        let workers = settings.workers;
+        let state = Arc::new(AppState::new(settings, hub, bus));
+        tokio::spawn(presence::keep_fresh(state.clone()));
+
+        let data = web::Data::from(state.clone());
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .configure(routes::configure)
+        });
+        if let Some(workers) = workers {
+            server = server.workers(workers);
+        }
+        let server = server
+            .listen(listener)?
+            .disable_signals()
+            .shutdown_timeout(grace.as_secs())
+            .run();
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The id this instance gives itself in presence and logs.
+    pub fn instance_id(&self) -> &str {
+        &self.state.instance_id
+    }
+
+    /// Serves until `stop` resolves, then shuts down: refuse new connections, report not
+    /// ready, close every WebSocket with 1012 so clients reconnect elsewhere, wait (bounded by
+    /// the grace period) for sessions to clean up, and return.
+    pub async fn run_until_stopped(self, stop: impl Future<Output = ()>) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let server = self.server;
+        tokio::pin!(server);
+        tokio::select! {
+            result = &mut server => return result,
+            _ = stop => {}
+        }
+        let state = self.state;
+        log::info!(connections = state.connections.active(); "Shutting down.");
+        state.shutdown.begin();
+        // The stop command is sent at once; the server future below carries it out.
+        let _stopped = handle.stop(true);
+        if tokio::time::timeout(
+            state.settings.shutdown_grace,
+            state.connections.all_closed(),
+        )
+        .await
+        .is_err()
+        {
+            log::warn!(connections = state.connections.active(); "Grace period over; exiting with connections open.");
+        }
+        server.await
+    }
+}

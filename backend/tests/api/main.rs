@@ -1,0 +1,14 @@
+//! Behaviour tests of the backend over real sockets: real WebSocket clients, a private
+//! `redis-server` per test, and two backend instances bridged through it. Every behaviour
+//! test runs twice: on the embedded bus (one instance) and on Redis (two instances).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod chat;
+mod handshake;
+mod history;
+mod presence;
+mod redis_faults;
+mod redis_usage;
+mod shutdown;

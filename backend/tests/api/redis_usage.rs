@@ -1,0 +1,67 @@
+//! Redis cost is per instance, not per client: one subscriber connection per instance,
+//! subscribed to a channel only while the instance has local members in it.
+
+use std::time::Duration;
+
+use crate::helpers::*;
+
+async fn pubsub_channels(redis: &RedisServer) -> Vec<String> {
+    let mut channels: Vec<String> = redis.command(redis::cmd("PUBSUB").arg("CHANNELS")).await;
+    channels.sort();
+    channels
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_subscriber_per_instance_and_subscriptions_follow_local_members() {
+    let d = Deployment::start(Engine::Redis, &[("REDIS_POOL_SIZE", "4")]).await;
+    let redis = d.redis.as_ref().unwrap();
+    let mut clients = Vec::new();
+    for i in 0..40 {
+        let app = if i % 2 == 0 { d.a() } else { d.b() };
+        let (mut client, _) =
+            Client::join(&app.ws_url(&format!("room-{}", i % 5), &format!("c{i}"))).await;
+        client.say_acked("hi").await;
+        clients.push(client);
+    }
+    let list: String = redis.command(&mut redis::cmd("CLIENT").arg("LIST")).await;
+    let subscribers = list
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .any(|f| f.starts_with("flags=") && f.contains('P'))
+        })
+        .count();
+    assert_eq!(
+        subscribers, 2,
+        "one pub/sub connection per instance:\n{list}"
+    );
+    // Each instance: one subscriber plus at most its pool; plus our own CLIENT LIST caller.
+    assert!(list.lines().count() <= 2 * (1 + 4) + 1, "{list}");
+    let expected: Vec<String> = (0..5)
+        .map(|r| format!("{{chat:room-{r}}}:events"))
+        .collect();
+    assert_eq!(pubsub_channels(redis).await, expected);
+
+    // Empty room-0 entirely: both instances unsubscribe from it, and only from it.
+    let mut kept = Vec::new();
+    for (i, client) in clients.into_iter().enumerate() {
+        if i % 5 == 0 {
+            client.close().await;
+        } else {
+            kept.push(client);
+        }
+    }
+    let mut unsubscribed = false;
+    for _ in 0..50 {
+        if pubsub_channels(redis).await == expected[1..] {
+            unsubscribed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        unsubscribed,
+        "still subscribed: {:?}",
+        pubsub_channels(redis).await
+    );
+}
