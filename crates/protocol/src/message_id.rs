@@ -63,6 +63,19 @@ impl fmt::Display for MessageId {
     }
 }
 
+impl serde::Serialize for MessageId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MessageId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        raw.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,18 +113,5 @@ mod tests {
         assert_eq!(last.next_after(2000), MessageId::new(2000, 0));
         assert_eq!(last.next_after(1000), MessageId::new(1000, 5));
         assert_eq!(last.next_after(10), MessageId::new(1000, 5));
-    }
-}
-
-impl serde::Serialize for MessageId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for MessageId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        raw.parse().map_err(serde::de::Error::custom)
     }
 }
