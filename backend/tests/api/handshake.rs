@@ -14,11 +14,14 @@ async fn bad_ids_and_since_are_400_with_json(engine: Engine) {
     let port = d.a().port;
     let long = "x".repeat(65);
     let cases = [
-        (format!("/ws/bad%20room/alice"), "invalid_channel"),
+        ("/ws/bad%20room/alice".to_string(), "invalid_channel"),
         (format!("/ws/{long}/alice"), "invalid_channel"),
-        (format!("/ws/room/al%7Bice%7D"), "invalid_client"),
-        (format!("/ws/room/alice?since=yesterday"), "invalid_since"),
-        (format!("/ws/room/alice?since=1-2-3"), "invalid_since"),
+        ("/ws/room/al%7Bice%7D".to_string(), "invalid_client"),
+        (
+            "/ws/room/alice?since=yesterday".to_string(),
+            "invalid_since",
+        ),
+        ("/ws/room/alice?since=1-2-3".to_string(), "invalid_since"),
     ];
     for (path, code) in cases {
         let refused = Client::try_connect(&format!("ws://127.0.0.1:{port}{path}"), &[])

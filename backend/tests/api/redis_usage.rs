@@ -23,7 +23,7 @@ async fn one_subscriber_per_instance_and_subscriptions_follow_local_members() {
         client.say_acked("hi").await;
         clients.push(client);
     }
-    let list: String = redis.command(&mut redis::cmd("CLIENT").arg("LIST")).await;
+    let list: String = redis.command(redis::cmd("CLIENT").arg("LIST")).await;
     let subscribers = list
         .lines()
         .filter(|l| {
