@@ -148,3 +148,23 @@ async fn an_oversized_websocket_message_closes_with_1009(engine: Engine) {
     let close = alice.closed().await.expect("a close frame");
     assert_eq!(u16::from(close.code), 1009);
 }
+
+/// A client that stops answering pings is closed (1001) after the pong timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_answers_pings_is_closed() {
+    let d = Deployment::start(
+        Engine::Embedded,
+        &[("PING_INTERVAL_SECS", "1"), ("PONG_TIMEOUT_SECS", "1")],
+    )
+    .await;
+    let (mut mute, _) = Client::join(&d.a().ws_url("room", "mute")).await;
+    // Not reading means not answering pings: tungstenite replies only while it is read.
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let close = mute.closed().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), 1001);
+
+    // A client that keeps reading (and so answers pings) stays connected.
+    let (mut lively, _) = Client::join(&d.a().ws_url("room", "lively")).await;
+    lively.expect_no_message(Duration::from_millis(3000)).await;
+    lively.say_acked("still here").await;
+}

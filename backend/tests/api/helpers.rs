@@ -170,6 +170,54 @@ impl Drop for TestApp {
     }
 }
 
+/// A backend running as its own process (the built binary), for faults that need one:
+/// signals, or dying without any cleanup.
+pub struct BackendProcess {
+    pub port: u16,
+    child: tokio::process::Child,
+}
+
+impl BackendProcess {
+    pub async fn start(env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_backend"))
+            .env("PORT", port.to_string())
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("backend binary");
+        for _ in 0..100 {
+            if matches!(
+                http_get(&format!("http://127.0.0.1:{port}/readyz")).await,
+                Ok((200, _))
+            ) {
+                return Self { port, child };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("backend process on port {port} did not become ready");
+    }
+
+    pub fn ws_url(&self, channel: &str, client: &str) -> String {
+        format!("ws://127.0.0.1:{}/ws/{channel}/{client}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
+    /// SIGKILL: no cleanup of any kind.
+    pub fn kill(&mut self) {
+        let _ = self.child.start_kill();
+    }
+
+    pub async fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().await.expect("wait for backend")
+    }
+}
+
 /// The deployment a behaviour test runs against.
 pub struct Deployment {
     pub instances: Vec<TestApp>,

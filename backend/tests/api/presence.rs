@@ -64,3 +64,26 @@ async fn presence_follows_client_ids_across_instances(engine: Engine) {
         (PresenceEvent::Leave, "bob".into(), 1)
     );
 }
+
+/// An instance that dies without cleaning up (SIGKILL) leaves no ghost for longer than the
+/// presence TTL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instance_leaves_no_ghosts_beyond_the_ttl() {
+    const TTL: &[(&str, &str)] = &[("PRESENCE_TTL_SECS", "2")];
+    let redis = RedisServer::start().await;
+    let mut doomed = BackendProcess::start(&[("REDIS_URL", &redis.url()), TTL[0]]).await;
+    let survivor = TestApp::spawn(Some(&redis.url()), TTL);
+
+    let (_ghost, _) = Client::join(&doomed.ws_url("room", "ghost")).await;
+    let (_alice, welcome) = Client::join(&survivor.ws_url("room", "alice")).await;
+    assert_eq!(online(&welcome), (vec!["alice".into(), "ghost".into()], 2));
+
+    doomed.kill();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (_bob, welcome) = Client::join(&survivor.ws_url("room", "bob")).await;
+    assert_eq!(
+        online(&welcome),
+        (vec!["alice".into(), "bob".into()], 2),
+        "the killed instance's client is still listed"
+    );
+}

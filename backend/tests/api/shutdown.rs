@@ -1,10 +1,7 @@
 //! Stopping an instance: clients are told to reconnect elsewhere (1012), the process exits
 //! within Cloud Run's 10 s grace.
 
-use std::{
-    process::Stdio,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use crate::{helpers::*, on_every_engine};
 
@@ -25,28 +22,11 @@ async fn stopping_closes_every_websocket_with_1012(engine: Engine) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_closes_clients_with_1012_and_exits_in_time() {
-    let port = free_port();
-    let mut backend = tokio::process::Command::new(env!("CARGO_BIN_EXE_backend"))
-        .env("PORT", port.to_string())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut up = false;
-    for _ in 0..100 {
-        if http_get(&format!("{base}/healthz")).await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "backend did not start");
-    let (mut alice, _) = Client::join(&format!("ws://127.0.0.1:{port}/ws/room/alice")).await;
+    let mut backend = BackendProcess::start(&[]).await;
+    let (mut alice, _) = Client::join(&backend.ws_url("room", "alice")).await;
     alice.say_acked("hello").await;
 
-    let pid = backend.id().unwrap().to_string();
+    let pid = backend.pid().to_string();
     let started = Instant::now();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -57,8 +37,7 @@ async fn sigterm_closes_clients_with_1012_and_exits_in_time() {
     assert_eq!(u16::from(close.code), 1012);
     let status = tokio::time::timeout(Duration::from_secs(10), backend.wait())
         .await
-        .expect("backend did not exit within 10 s")
-        .unwrap();
+        .expect("backend did not exit within 10 s");
     assert!(status.success(), "exit status {status}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
