@@ -25,6 +25,8 @@ pub struct Settings {
     pub ping_interval: Duration,
     pub pong_timeout: Duration,
     pub presence_ttl: Duration,
+    /// How long a send's nonce is remembered for exactly-once retries.
+    pub dedupe_window: Duration,
     /// How long shutdown waits for connections to close; below Cloud Run's 10 s grace.
     pub shutdown_grace: Duration,
     /// HTTP worker threads; by default one per CPU core.
@@ -154,6 +156,7 @@ impl Settings {
             ping_interval: secs("PING_INTERVAL_SECS", 30)?,
             pong_timeout: secs("PONG_TIMEOUT_SECS", 10)?,
             presence_ttl: secs("PRESENCE_TTL_SECS", 30)?,
+            dedupe_window: secs("DEDUPE_WINDOW_SECS", 600)?,
             shutdown_grace,
             workers: get("WORKERS")
                 .map(|raw| number("WORKERS", Some(raw), 1, 1))

@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use crate::{
     bus::{
-        Bus, HistoryPolicy,
+        Bus, ChannelPolicy,
         embedded::EmbeddedBus,
         redis::{RedisBus, RedisSettings},
     },
@@ -36,9 +36,10 @@ impl Application {
     pub fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         let hub = Arc::new(Hub::default());
-        let policy = HistoryPolicy {
-            limit: settings.history_limit,
-            max: settings.history_max,
+        let policy = ChannelPolicy {
+            history_limit: settings.history_limit,
+            history_max: settings.history_max,
+            dedupe_window: settings.dedupe_window,
         };
         let bus: Arc<dyn Bus> = match &settings.redis_url {
             None => Arc::new(EmbeddedBus::new(hub.clone(), policy)),

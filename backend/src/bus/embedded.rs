@@ -7,7 +7,7 @@
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     sync::{Arc, Mutex, MutexGuard},
-    time::{SystemTime, UNIX_EPOCH},
+    time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
 use async_trait::async_trait;
@@ -17,14 +17,20 @@ use protocol::{
 };
 use tokio::sync::watch;
 
-use super::{Bus, BusError, BusEvent, ConnKey, EventSink, History, HistoryPolicy, Roster};
+use super::{Bus, BusError, BusEvent, ChannelPolicy, ConnKey, EventSink, History, Roster};
 
 pub struct EmbeddedBus {
     /// Every channel ever used. Guarded by a std mutex that is never held across `.await`;
     /// events are handed to the sink under it, which is what keeps delivery in id order.
     channels: Mutex<HashMap<ChannelId, ChannelState>>,
     sink: Arc<dyn EventSink>,
-    policy: HistoryPolicy,
+    policy: ChannelPolicy,
+}
+
+/// A send's nonce, remembered until the dedupe window has passed.
+struct SeenNonce {
+    id: MessageId,
+    expires: Instant,
 }
 
 #[derive(Default)]
@@ -37,10 +43,14 @@ struct ChannelState {
     max_trimmed: MessageId,
     /// Open connections per present client id.
     present: HashMap<ClientId, HashSet<ConnKey>>,
+    /// Recent nonces per client, for exactly-once sends.
+    nonces: HashMap<(ClientId, String), SeenNonce>,
+    /// Size of `nonces` after the last sweep of expired entries.
+    nonces_after_sweep: usize,
 }
 
 impl EmbeddedBus {
-    pub fn new(sink: Arc<dyn EventSink>, policy: HistoryPolicy) -> Self {
+    pub fn new(sink: Arc<dyn EventSink>, policy: ChannelPolicy) -> Self {
         Self {
             channels: Mutex::new(HashMap::new()),
             sink,
@@ -87,9 +97,19 @@ impl Bus for EmbeddedBus {
         channel: &ChannelId,
         client: &ClientId,
         text: &str,
-    ) -> Result<ChatMessage, BusError> {
+        nonce: Option<&str>,
+    ) -> Result<MessageId, BusError> {
         let mut channels = self.lock();
         let state = channels.entry(channel.clone()).or_default();
+        let now = Instant::now();
+        if let Some(nonce) = nonce {
+            let key = (client.clone(), nonce.to_owned());
+            if let Some(seen) = state.nonces.get(&key)
+                && seen.expires > now
+            {
+                return Ok(seen.id);
+            }
+        }
         let id = state.last_id.next_after(now_ms());
         state.last_id = id;
         let message = ChatMessage {
@@ -100,14 +120,28 @@ impl Bus for EmbeddedBus {
             message: text.to_owned(),
         };
         state.log.push_back(message.clone());
-        while state.log.len() > self.policy.max {
+        if let Some(nonce) = nonce {
+            // Forget expired nonces whenever the map has doubled since the last sweep, so
+            // the cost stays constant per send.
+            if state.nonces.len() >= 2 * state.nonces_after_sweep.max(64) {
+                state.nonces.retain(|_, seen| seen.expires > now);
+                state.nonces_after_sweep = state.nonces.len();
+            }
+            state.nonces.insert(
+                (client.clone(), nonce.to_owned()),
+                SeenNonce {
+                    id,
+                    expires: now + self.policy.dedupe_window,
+                },
+            );
+        }
+        while state.log.len() > self.policy.history_max {
             if let Some(trimmed) = state.log.pop_front() {
                 state.max_trimmed = trimmed.id;
             }
         }
-        self.sink
-            .deliver(channel, BusEvent::Message(message.clone()));
-        Ok(message)
+        self.sink.deliver(channel, BusEvent::Message(message));
+        Ok(id)
     }
 
     async fn history(
@@ -131,7 +165,7 @@ impl Bus for EmbeddedBus {
                 recovered: true,
             });
         }
-        let skip = state.log.len().saturating_sub(self.policy.limit);
+        let skip = state.log.len().saturating_sub(self.policy.history_limit);
         Ok(History {
             messages: state.log.iter().skip(skip).cloned().collect(),
             recovered: false,

@@ -14,6 +14,8 @@
 pub mod embedded;
 pub mod redis;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use protocol::{ChannelId, ChatMessage, ClientId, MessageId, PresenceEvent};
 use tokio::sync::watch;
@@ -39,13 +41,15 @@ pub trait EventSink: Send + Sync + 'static {
     fn deliver(&self, channel: &ChannelId, event: BusEvent);
 }
 
-/// How much history a channel keeps and how much a new client gets.
+/// What every channel keeps, the same on every engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HistoryPolicy {
+pub struct ChannelPolicy {
     /// Messages sent after `welcome` to a client that joins without `since` (or cannot resume).
-    pub limit: usize,
+    pub history_limit: usize,
     /// Messages kept per channel; older ones are trimmed.
-    pub max: usize,
+    pub history_max: usize,
+    /// How long a send's nonce is remembered, so a retry is stored only once.
+    pub dedupe_window: Duration,
 }
 
 /// What a joining (or resuming) client is sent before live messages.
@@ -87,13 +91,18 @@ pub trait Bus: Send + Sync + 'static {
     fn unsubscribe(&self, channel: &ChannelId);
 
     /// Stores the message and publishes it to every instance, atomically, so the id order is
-    /// the delivery order. Returns the stored message once both happened.
+    /// the delivery order. Returns its id once both happened.
+    ///
+    /// A `nonce` this client already used in this channel within the dedupe window means the
+    /// client is retrying a send it got no ack for: nothing is stored or published again and
+    /// the original message's id is returned, so a retry can never create a second message.
     async fn publish(
         &self,
         channel: &ChannelId,
         client: &ClientId,
         text: &str,
-    ) -> Result<ChatMessage, BusError>;
+        nonce: Option<&str>,
+    ) -> Result<MessageId, BusError>;
 
     /// The messages a client joining with (or without) `since` must be replayed.
     async fn history(

@@ -240,13 +240,15 @@ async fn handle_text(state: &AppState, request: &Request, text: &str) -> Outboun
         Ok(ClientFrame::Send { message, nonce }) => {
             match state
                 .bus
-                .publish(&request.channel, &request.client, &message)
+                .publish(
+                    &request.channel,
+                    &request.client,
+                    &message,
+                    nonce.as_deref(),
+                )
                 .await
             {
-                Ok(stored) => ServerFrame::Ack {
-                    nonce,
-                    id: stored.id,
-                },
+                Ok(id) => ServerFrame::Ack { nonce, id },
                 Err(e) => {
                     log::warn!(channel:% = request.channel, error:% = e; "A message was not accepted.");
                     ServerFrame::Error {

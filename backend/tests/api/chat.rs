@@ -12,6 +12,7 @@ on_every_engine!(
     channels_are_isolated,
     bad_frames_are_answered_and_the_connection_stays_usable,
     an_oversized_websocket_message_closes_with_1009,
+    a_retried_send_is_stored_once_even_on_another_instance,
 );
 
 fn ids(messages: &[ChatMessage]) -> Vec<String> {
@@ -167,4 +168,48 @@ async fn a_client_that_never_answers_pings_is_closed() {
     let (mut lively, _) = Client::join(&d.a().ws_url("room", "lively")).await;
     lively.expect_no_message(Duration::from_millis(3000)).await;
     lively.say_acked("still here").await;
+}
+
+async fn a_retried_send_is_stored_once_even_on_another_instance(engine: Engine) {
+    let d = Deployment::start(engine, &[]).await;
+    let (mut bob, _) = Client::join(&d.b().ws_url("room", "bob")).await;
+    let send = r#"{"type":"send","message":"only once","nonce":"retry-1"}"#;
+
+    let (mut alice, _) = Client::join(&d.a().ws_url("room", "alice")).await;
+    alice.send_text(send).await;
+    let first = ack_id(&mut alice).await;
+    // Cut off before it saw the ack (say), alice reconnects elsewhere and retries.
+    alice.close().await;
+    let (mut alice, _) = Client::join(&d.b().ws_url("room", "alice")).await;
+    alice.send_text(send).await;
+    assert_eq!(
+        ack_id(&mut alice).await,
+        first,
+        "a retry must ack the original id"
+    );
+
+    // The same nonce from someone else is a different send.
+    let (mut carol, _) = Client::join(&d.a().ws_url("room", "carol")).await;
+    carol.send_text(send).await;
+    let carols = ack_id(&mut carol).await;
+    assert_ne!(carols, first);
+
+    let seen = bob.messages(2).await;
+    assert_eq!(
+        seen.iter()
+            .map(|m| (m.client_id.as_str(), m.id.to_string()))
+            .collect::<Vec<_>>(),
+        [("alice", first), ("carol", carols)]
+    );
+    bob.expect_no_message(Duration::from_millis(300)).await;
+}
+
+async fn ack_id(client: &mut Client) -> String {
+    loop {
+        match client.reply().await {
+            ServerFrame::Ack { id, .. } => return id.to_string(),
+            ServerFrame::Message(_) => {}
+            other => panic!("expected an ack, got {other:?}"),
+        }
+    }
 }

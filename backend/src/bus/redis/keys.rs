@@ -38,6 +38,11 @@ impl ChannelKeys {
         format!("{}:conns:{client}", self.tag)
     }
 
+    /// A client's recent send nonce, holding the id of the message it created.
+    pub fn nonce(&self, client: &ClientId, nonce: &str) -> String {
+        format!("{}:nonce:{client}:{nonce}", self.tag)
+    }
+
     /// Pub/sub channel carrying the channel's messages and presence changes.
     pub fn events(&self) -> String {
         format!("{}{EVENTS_SUFFIX}", self.tag)
@@ -62,6 +67,7 @@ mod tests {
             keys.log(),
             keys.online(),
             keys.connections(&client),
+            keys.nonce(&client, "n:{x}"),
             keys.events(),
         ] {
             assert!(name.starts_with("{chat:room-1}:"), "{name}");

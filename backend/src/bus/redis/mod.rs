@@ -23,7 +23,7 @@ use protocol::{
 use tokio::sync::{mpsc, watch};
 
 use self::{keys::ChannelKeys, scripts::Scripts, subscriber::Command};
-use super::{Bus, BusError, ConnKey, EventSink, History, HistoryPolicy, Roster};
+use super::{Bus, BusError, ChannelPolicy, ConnKey, EventSink, History, Roster};
 
 /// Settings of the Redis bus.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ pub struct RedisBus {
     scripts: Scripts,
     /// Requests to the subscriber task, in the order the hub made them.
     subscriber: mpsc::UnboundedSender<Command>,
-    policy: HistoryPolicy,
+    policy: ChannelPolicy,
     settings: RedisSettings,
 }
 
@@ -50,7 +50,7 @@ impl RedisBus {
     /// that starts while Redis is away reports not ready and catches up when it is back.
     pub fn start(
         settings: RedisSettings,
-        policy: HistoryPolicy,
+        policy: ChannelPolicy,
         sink: Arc<dyn EventSink>,
     ) -> Result<Self, BusError> {
         let client = redis::Client::open(settings.url.as_str())
@@ -150,31 +150,26 @@ impl Bus for RedisBus {
         channel: &ChannelId,
         client: &ClientId,
         text: &str,
-    ) -> Result<ChatMessage, BusError> {
+        nonce: Option<&str>,
+    ) -> Result<MessageId, BusError> {
         let keys = ChannelKeys::new(channel);
         let id: String = self
             .with_connection(|mut c| async move {
-                self.scripts
-                    .publish
-                    .key(keys.log())
-                    .arg(self.policy.max)
+                let mut call = self.scripts.publish.key(keys.log());
+                if let Some(nonce) = nonce {
+                    call.key(keys.nonce(client, nonce));
+                }
+                call.arg(self.policy.history_max)
                     .arg(keys.events())
                     .arg(client.as_str())
                     .arg(text)
+                    .arg(self.policy.dedupe_window.as_millis() as u64)
                     .invoke_async(&mut c)
                     .await
             })
             .await?;
-        let id: MessageId = id
-            .parse()
-            .map_err(|_| BusError::Protocol(format!("bad stream id {id}")))?;
-        Ok(ChatMessage {
-            id,
-            channel_id: channel.clone(),
-            client_id: client.clone(),
-            time: rfc3339_millis(id.millis),
-            message: text.to_owned(),
-        })
+        id.parse()
+            .map_err(|_| BusError::Protocol(format!("bad stream id {id}")))
     }
 
     async fn history(
@@ -190,7 +185,7 @@ impl Bus for RedisBus {
                     .history
                     .key(keys.log())
                     .arg(since)
-                    .arg(self.policy.limit)
+                    .arg(self.policy.history_limit)
                     .invoke_async(&mut c)
                     .await
             })

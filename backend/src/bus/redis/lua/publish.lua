@@ -1,8 +1,18 @@
 -- Stores a message and publishes it in one atomic step, so the order of ids and the order
 -- in which every instance receives the messages are the same.
 -- KEYS[1]: the channel's log stream
+-- KEYS[2]: (optional) the sender's nonce key, for exactly-once retries
 -- ARGV[1]: messages to keep   ARGV[2]: events pub/sub channel
 -- ARGV[3]: client id          ARGV[4]: message text
+-- ARGV[5]: how long to remember the nonce, in ms
+-- Returns the message id; for a nonce seen within the window, the original message's id
+-- (and nothing is stored or published again).
+if KEYS[2] then
+  local original = redis.call('GET', KEYS[2])
+  if original then
+    return original
+  end
+end
 local id = redis.call('XADD', KEYS[1], '*', 'c', ARGV[3], 'm', ARGV[4])
 -- Trim with XDEL rather than MAXLEN: only deletions move the stream's max-deleted-entry-id,
 -- which is how history.lua knows whether a resuming client lost anything.
@@ -11,6 +21,9 @@ if excess > 0 then
   for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)) do
     redis.call('XDEL', KEYS[1], entry[1])
   end
+end
+if KEYS[2] then
+  redis.call('SET', KEYS[2], id, 'PX', ARGV[5])
 end
 redis.call('PUBLISH', ARGV[2], 'm\n' .. id .. '\n' .. ARGV[3] .. '\n' .. ARGV[4])
 return id
