@@ -25,6 +25,9 @@ pub struct Settings {
     pub ping_interval: Duration,
     pub pong_timeout: Duration,
     pub presence_ttl: Duration,
+    /// How often the pub/sub connection is pinged, so a hung socket is found within
+    /// about twice this.
+    pub subscriber_ping: Duration,
     /// How long a send's nonce is remembered for exactly-once retries.
     pub dedupe_window: Duration,
     /// How long shutdown waits for connections to close; below Cloud Run's 10 s grace.
@@ -157,6 +160,7 @@ impl Settings {
             pong_timeout: secs("PONG_TIMEOUT_SECS", 10)?,
             presence_ttl: secs("PRESENCE_TTL_SECS", 30)?,
             dedupe_window: secs("DEDUPE_WINDOW_SECS", 600)?,
+            subscriber_ping: secs("SUBSCRIBER_PING_SECS", 2)?,
             shutdown_grace,
             workers: get("WORKERS")
                 .map(|raw| number("WORKERS", Some(raw), 1, 1))

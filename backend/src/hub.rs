@@ -172,6 +172,17 @@ impl Hub {
 }
 
 impl EventSink for Hub {
+    fn gap(&self, channel: &ChannelId) {
+        if let Some(local) = self.lock().get(channel) {
+            for member in local.members.values() {
+                member.closer.request(
+                    CloseCode::Again,
+                    "messages may have been missed; reconnect with since",
+                );
+            }
+        }
+    }
+
     fn deliver(&self, channel: &ChannelId, event: BusEvent) {
         let frame = match event {
             BusEvent::Message(message) => ServerFrame::Message(message),

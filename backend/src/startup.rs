@@ -49,6 +49,7 @@ impl Application {
                     pool_size: settings.redis_pool_size,
                     command_timeout: settings.redis_timeout,
                     presence_ttl: settings.presence_ttl,
+                    subscriber_ping: settings.subscriber_ping,
                 },
                 policy,
                 hub.clone(),

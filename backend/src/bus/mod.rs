@@ -39,6 +39,11 @@ pub enum BusEvent {
 /// must not block.
 pub trait EventSink: Send + Sync + 'static {
     fn deliver(&self, channel: &ChannelId, event: BusEvent);
+
+    /// The bus cannot tell what this instance missed of `channel` (its history no longer
+    /// reaches back far enough): local members must resume on their own, where they will
+    /// learn `recovered: false` instead of silently missing messages.
+    fn gap(&self, channel: &ChannelId);
 }
 
 /// What every channel keeps, the same on every engine.

@@ -33,27 +33,46 @@ pub fn free_port() -> u16 {
 /// A `redis-server` of the test's own, on a free port, stopped (by pid) when dropped.
 pub struct RedisServer {
     pub port: u16,
+    persistence: Option<std::path::PathBuf>,
     child: Option<Child>,
 }
 
 impl RedisServer {
     pub async fn start() -> Self {
-        Self::start_on(free_port()).await
+        Self::start_on(free_port(), None).await
     }
 
-    pub async fn start_on(port: u16) -> Self {
-        let child = Command::new("redis-server")
+    /// Starts on `port`; with a directory, keeps an fsynced append-only file there so a
+    /// restart on the same directory finds the data again.
+    pub async fn start_on(port: u16, persistence: Option<std::path::PathBuf>) -> Self {
+        let mut command = Command::new("redis-server");
+        command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
+            .args(["--save", "", "--loglevel", "warning"]);
+        match &persistence {
+            Some(dir) => command
+                .args(["--appendonly", "yes", "--appendfsync", "always"])
+                .arg("--dir")
+                .arg(dir),
+            None => command.args(["--appendonly", "no"]),
+        };
+        let child = command
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server must be installed (see README)");
         let server = Self {
             port,
+            persistence,
             child: Some(child),
         };
         server.wait_until_up().await;
         server
+    }
+
+    /// Kills the server and starts a new one on the same port (and data directory).
+    pub async fn restart(&mut self) {
+        self.kill();
+        *self = Self::start_on(self.port, self.persistence.take()).await;
     }
 
     pub fn url(&self) -> String {

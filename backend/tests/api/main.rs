@@ -9,6 +9,8 @@ mod chat;
 mod handshake;
 mod history;
 mod presence;
+mod proxy;
 mod redis_faults;
 mod redis_usage;
 mod shutdown;
+mod subscriber_faults;

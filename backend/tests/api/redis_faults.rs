@@ -1,39 +1,101 @@
-//! What users see when Redis is away: a clear refusal, never a silent drop.
+//! Redis goes away and comes back: a clear refusal while it is away, never a silent drop,
+//! and afterwards either a gap-free continuation (data kept) or a clear `recovered: false`
+//! (data lost).
 
 use std::time::Duration;
 
-use protocol::{ErrorCode, ServerFrame};
+use protocol::{ErrorCode, MessageId, ServerFrame};
 
 use crate::helpers::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn while_redis_is_down_sends_are_refused_and_the_instance_is_not_ready() {
+async fn redis_restart_without_persistence_is_signalled_not_silent() {
     let mut d = Deployment::start(Engine::Redis, &[]).await;
     let (mut alice, _) = Client::join(&d.a().ws_url("room", "alice")).await;
     let (mut bob, _) = Client::join(&d.b().ws_url("room", "bob")).await;
     alice.say_acked("before").await;
+    let last_seen = bob.next_message().await.id;
+
+    d.redis.as_mut().unwrap().kill();
+    refused_while_down(&d, &mut alice).await;
+
+    d.redis.as_mut().unwrap().restart().await;
+    wait_until_ready(d.a()).await;
+    // History is gone: both are told to resume, and resuming says what happened.
+    for client in [&mut alice, &mut bob] {
+        let close = client.closed().await.expect("a close frame");
+        assert_eq!(u16::from(close.code), 1013);
+    }
+    let (mut bob, welcome) = Client::join(&format!(
+        "{}?since={last_seen}",
+        d.b().ws_url("room", "bob")
+    ))
+    .await;
+    assert!(matches!(
+        welcome,
+        ServerFrame::Welcome {
+            recovered: false,
+            ..
+        }
+    ));
+    let (mut alice, _) = Client::join(&d.a().ws_url("room", "alice")).await;
+    alice.say_acked("after").await;
+    assert_eq!(bob.next_message().await.message, "after");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_with_persistence_continues_without_a_gap() {
+    let data = tempdir();
+    let redis = RedisServer::start_on(free_port(), Some(data.clone())).await;
+    let url = redis.url();
+    let mut d = Deployment {
+        instances: vec![
+            TestApp::spawn(Some(&url), &[]),
+            TestApp::spawn(Some(&url), &[]),
+        ],
+        redis: Some(redis),
+    };
+    let (mut alice, _) = Client::join(&d.a().ws_url("room", "alice")).await;
+    let (mut bob, _) = Client::join(&d.b().ws_url("room", "bob")).await;
+    let before = alice.say_acked("before").await;
     assert_eq!(bob.next_message().await.message, "before");
 
-    let redis = d.redis.as_mut().unwrap();
-    let port = redis.port;
-    redis.kill();
+    d.redis.as_mut().unwrap().kill();
+    refused_while_down(&d, &mut alice).await;
+    d.redis.as_mut().unwrap().restart().await;
+    wait_until_ready(d.a()).await;
+    wait_until_ready(d.b()).await;
 
+    // Same connections, no close: the next message simply arrives, once, after "before".
+    let after = alice.say_acked("after").await;
+    let got = bob.next_message().await;
+    assert_eq!(
+        (got.message.as_str(), got.id.to_string()),
+        ("after", after.clone())
+    );
+    assert!(before.parse::<MessageId>().unwrap() < after.parse::<MessageId>().unwrap());
+    bob.expect_no_message(Duration::from_millis(300)).await;
+    let _ = std::fs::remove_dir_all(data);
+}
+
+/// While Redis is down: sends get `unavailable` with their nonce, `/readyz` is 503, and a
+/// new connection is refused with a reason (1013) rather than left hanging.
+async fn refused_while_down(d: &Deployment, alice: &mut Client) {
     let nonce = alice.say("lost?").await;
     loop {
-        match alice.next().await {
+        match alice.reply().await {
             ServerFrame::Error { code, nonce: n, .. } => {
                 assert_eq!(code, ErrorCode::Unavailable);
                 assert_eq!(n.as_deref(), Some(nonce.as_str()));
                 break;
             }
-            ServerFrame::Ack { .. } => panic!("a send was acked while Redis was down"),
-            _ => {}
+            ServerFrame::Message(m) if m.message != "lost?" => {}
+            other => panic!("expected unavailable, got {other:?}"),
         }
     }
     let (status, body) = http_get(&d.a().http_url("/readyz")).await.unwrap();
     assert_eq!(status, 503);
     assert_eq!(body["status"], "unavailable");
-    // A new connection is refused with a reason rather than left hanging.
     let mut carol = Client::connect(&d.b().ws_url("room", "carol")).await;
     assert!(matches!(
         carol.reply().await,
@@ -43,30 +105,20 @@ async fn while_redis_is_down_sends_are_refused_and_the_instance_is_not_ready() {
         }
     ));
     assert_eq!(u16::from(carol.closed().await.unwrap().code), 1013);
+}
 
-    // Redis comes back on the same port: ready again, and chat flows across instances.
-    d.redis = Some(RedisServer::start_on(port).await);
-    let mut ready = false;
-    for _ in 0..50 {
-        if matches!(http_get(&d.a().http_url("/readyz")).await, Ok((200, _))) {
-            ready = true;
-            break;
+pub async fn wait_until_ready(app: &TestApp) {
+    for _ in 0..100 {
+        if matches!(http_get(&app.http_url("/readyz")).await, Ok((200, _))) {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(ready, "instance did not become ready again");
-    // The subscriber reconnects with backoff; retry until the message crosses over.
-    let mut crossed = false;
-    for attempt in 0..20 {
-        alice.say_acked(&format!("after {attempt}")).await;
-        if let Ok(m) = tokio::time::timeout(Duration::from_millis(500), bob.next_message()).await {
-            assert!(m.message.starts_with("after"));
-            crossed = true;
-            break;
-        }
-    }
-    assert!(
-        crossed,
-        "messages did not cross instances after Redis came back"
-    );
+    panic!("instance did not become ready again");
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("chat-redis-{}", free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

@@ -4,45 +4,32 @@
 //!   ids are message ids.
 //! - One Lua script stores and publishes each message, so ids and delivery order agree.
 //! - Each instance holds one pub/sub connection ([`subscriber`]), subscribed to a channel
-//!   only while it has local members there, and a small pool for commands.
+//!   only while it has local members there, and a small pool for commands ([`commands`]).
 //! - Presence is a sorted set per channel scored by expiry; instances refresh their own
 //!   connections, so a crashed instance's entries vanish after the presence TTL.
 
+mod commands;
 pub mod events;
 pub mod keys;
 mod scripts;
 mod subscriber;
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use deadpool_redis::{Pool, Runtime};
-use protocol::{
-    ChannelId, ChatMessage, ClientId, MessageId, frames::MAX_WELCOME_ONLINE, time::rfc3339_millis,
-};
+use protocol::{ChannelId, ClientId, MessageId};
 use tokio::sync::{mpsc, watch};
 
-use self::{keys::ChannelKeys, scripts::Scripts, subscriber::Command};
+pub use self::commands::RedisSettings;
+use self::{commands::RedisCommands, subscriber::Command};
 use super::{Bus, BusError, ChannelPolicy, ConnKey, EventSink, History, Roster};
 
-/// Settings of the Redis bus.
-#[derive(Debug, Clone)]
-pub struct RedisSettings {
-    pub url: String,
-    pub pool_size: usize,
-    /// Longest a single command may take before its caller is told `unavailable`.
-    pub command_timeout: Duration,
-    /// How long a connection stays present without a refresh.
-    pub presence_ttl: Duration,
-}
-
 pub struct RedisBus {
-    pool: Pool,
-    scripts: Scripts,
+    commands: Arc<RedisCommands>,
     /// Requests to the subscriber task, in the order the hub made them.
     subscriber: mpsc::UnboundedSender<Command>,
-    policy: ChannelPolicy,
-    settings: RedisSettings,
+    /// Whether the subscriber connection is up; an instance without it is not ready.
+    subscriber_up: watch::Receiver<bool>,
 }
 
 impl RedisBus {
@@ -55,78 +42,16 @@ impl RedisBus {
     ) -> Result<Self, BusError> {
         let client = redis::Client::open(settings.url.as_str())
             .map_err(|e| BusError::Unavailable(format!("bad REDIS_URL: {e}")))?;
-        let mut config = deadpool_redis::Config::from_url(settings.url.clone());
-        config.pool = Some(deadpool_redis::PoolConfig {
-            max_size: settings.pool_size,
-            timeouts: deadpool_redis::Timeouts {
-                wait: Some(settings.command_timeout),
-                create: Some(settings.command_timeout),
-                recycle: Some(settings.command_timeout),
-            },
-            ..Default::default()
-        });
-        let pool = config
-            .create_pool(Some(Runtime::Tokio1))
-            .map_err(|e| BusError::Unavailable(format!("cannot create the Redis pool: {e}")))?;
-        let (commands, queue) = mpsc::unbounded_channel();
-        tokio::spawn(subscriber::Subscriber::new(client, queue, sink).run());
+        let commands = Arc::new(RedisCommands::new(settings, policy)?);
+        let (requests, queue) = mpsc::unbounded_channel();
+        let (up, subscriber_up) = watch::channel(false);
+        tokio::spawn(subscriber::Subscriber::new(client, commands.clone(), queue, sink, up).run());
         Ok(Self {
-            pool,
-            scripts: Scripts::new(),
-            subscriber: commands,
-            policy,
-            settings,
+            commands,
+            subscriber: requests,
+            subscriber_up,
         })
     }
-
-    /// Runs one command on a pooled connection within the command timeout.
-    async fn with_connection<T, F, Fut>(&self, command: F) -> Result<T, BusError>
-    where
-        F: FnOnce(deadpool_redis::Connection) -> Fut,
-        Fut: Future<Output = redis::RedisResult<T>>,
-    {
-        let work = async {
-            let connection = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| BusError::Unavailable(e.to_string()))?;
-            command(connection).await.map_err(|e| {
-                if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
-                    BusError::Unavailable(e.to_string())
-                } else {
-                    BusError::Protocol(e.to_string())
-                }
-            })
-        };
-        tokio::time::timeout(self.settings.command_timeout, work)
-            .await
-            .unwrap_or_else(|_| Err(BusError::Unavailable("Redis command timed out".into())))
-    }
-}
-
-/// A stream entry as returned by XRANGE: id and flat field/value pairs.
-type Entry = (String, Vec<String>);
-
-fn message_from_entry(channel: &ChannelId, (id, fields): Entry) -> Result<ChatMessage, BusError> {
-    let id: MessageId = id
-        .parse()
-        .map_err(|_| BusError::Protocol(format!("bad stream id {id}")))?;
-    let field = |name: &str| {
-        fields
-            .chunks_exact(2)
-            .find(|pair| pair[0] == name)
-            .map(|pair| pair[1].clone())
-            .ok_or_else(|| BusError::Protocol(format!("entry {id} has no field {name}")))
-    };
-    Ok(ChatMessage {
-        id,
-        channel_id: channel.clone(),
-        client_id: ClientId::parse(&field("c")?)
-            .map_err(|e| BusError::Protocol(format!("entry {id}: bad client id: {e}")))?,
-        time: rfc3339_millis(id.millis),
-        message: field("m")?,
-    })
 }
 
 #[async_trait]
@@ -152,24 +77,7 @@ impl Bus for RedisBus {
         text: &str,
         nonce: Option<&str>,
     ) -> Result<MessageId, BusError> {
-        let keys = ChannelKeys::new(channel);
-        let id: String = self
-            .with_connection(|mut c| async move {
-                let mut call = self.scripts.publish.key(keys.log());
-                if let Some(nonce) = nonce {
-                    call.key(keys.nonce(client, nonce));
-                }
-                call.arg(self.policy.history_max)
-                    .arg(keys.events())
-                    .arg(client.as_str())
-                    .arg(text)
-                    .arg(self.policy.dedupe_window.as_millis() as u64)
-                    .invoke_async(&mut c)
-                    .await
-            })
-            .await?;
-        id.parse()
-            .map_err(|_| BusError::Protocol(format!("bad stream id {id}")))
+        self.commands.publish(channel, client, text, nonce).await
     }
 
     async fn history(
@@ -177,32 +85,7 @@ impl Bus for RedisBus {
         channel: &ChannelId,
         since: Option<MessageId>,
     ) -> Result<History, BusError> {
-        let keys = ChannelKeys::new(channel);
-        let since = since.map(|s| s.to_string()).unwrap_or_default();
-        let (recovered, entries): (u8, Vec<Entry>) = self
-            .with_connection(|mut c| async move {
-                self.scripts
-                    .history
-                    .key(keys.log())
-                    .arg(since)
-                    .arg(self.policy.history_limit)
-                    .invoke_async(&mut c)
-                    .await
-            })
-            .await?;
-        let recovered = recovered == 1;
-        let mut messages = entries
-            .into_iter()
-            .map(|entry| message_from_entry(channel, entry))
-            .collect::<Result<Vec<_>, _>>()?;
-        if !recovered {
-            // The script returns the recent window newest first.
-            messages.reverse();
-        }
-        Ok(History {
-            messages,
-            recovered,
-        })
+        self.commands.history(channel, since).await
     }
 
     async fn join_presence(
@@ -211,29 +94,7 @@ impl Bus for RedisBus {
         client: &ClientId,
         conn: &ConnKey,
     ) -> Result<Roster, BusError> {
-        let keys = ChannelKeys::new(channel);
-        let (online_count, online): (u64, Vec<String>) = self
-            .with_connection(|mut c| async move {
-                self.scripts
-                    .presence_join
-                    .key(keys.online())
-                    .key(keys.connections(client))
-                    .arg(client.as_str())
-                    .arg(conn.as_str())
-                    .arg(self.settings.presence_ttl.as_millis() as u64)
-                    .arg(keys.events())
-                    .arg(MAX_WELCOME_ONLINE)
-                    .invoke_async(&mut c)
-                    .await
-            })
-            .await?;
-        Ok(Roster {
-            online: online
-                .iter()
-                .filter_map(|id| ClientId::parse(id).ok())
-                .collect(),
-            online_count,
-        })
+        self.commands.join_presence(channel, client, conn).await
     }
 
     async fn leave_presence(
@@ -242,21 +103,7 @@ impl Bus for RedisBus {
         client: &ClientId,
         conn: &ConnKey,
     ) -> Result<(), BusError> {
-        let keys = ChannelKeys::new(channel);
-        let _: u8 = self
-            .with_connection(|mut c| async move {
-                self.scripts
-                    .presence_leave
-                    .key(keys.online())
-                    .key(keys.connections(client))
-                    .arg(client.as_str())
-                    .arg(conn.as_str())
-                    .arg(keys.events())
-                    .invoke_async(&mut c)
-                    .await
-            })
-            .await?;
-        Ok(())
+        self.commands.leave_presence(channel, client, conn).await
     }
 
     async fn refresh_presence(
@@ -264,33 +111,17 @@ impl Bus for RedisBus {
         channel: &ChannelId,
         members: &[(ClientId, ConnKey)],
     ) -> Result<(), BusError> {
-        if members.is_empty() {
-            return Ok(());
-        }
-        let keys = ChannelKeys::new(channel);
-        let _: u64 = self
-            .with_connection(|mut c| async move {
-                let mut call = self.scripts.presence_refresh.key(keys.online());
-                call.arg(self.settings.presence_ttl.as_millis() as u64);
-                for (client, conn) in members {
-                    call.key(keys.connections(client))
-                        .arg(client.as_str())
-                        .arg(conn.as_str());
-                }
-                call.invoke_async(&mut c).await
-            })
-            .await?;
-        Ok(())
+        self.commands.refresh_presence(channel, members).await
     }
 
     async fn check_ready(&self) -> Result<(), BusError> {
-        let pong: String = self
-            .with_connection(|mut c| async move { redis::cmd("PING").query_async(&mut c).await })
-            .await?;
-        if pong == "PONG" {
+        self.commands.ping().await?;
+        if *self.subscriber_up.borrow() {
             Ok(())
         } else {
-            Err(BusError::Protocol(format!("PING answered {pong}")))
+            Err(BusError::Unavailable(
+                "the pub/sub connection is down; reconnecting".into(),
+            ))
         }
     }
 }
