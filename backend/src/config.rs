@@ -22,6 +22,18 @@ pub struct Settings {
     pub allowed_origins: AllowedOrigins,
     /// Frames a connection may have queued before it is closed as too slow (1013).
     pub outbound_queue: usize,
+    /// Bytes a connection may have queued before it is closed as too slow (1013).
+    pub outbound_queue_bytes: usize,
+    /// Sustained sends per second per connection; beyond it, `rate_limited`.
+    pub rate_limit_per_sec: f64,
+    /// Sends a connection may make at once before the rate applies.
+    pub rate_limit_burst: f64,
+    /// WebSockets this instance accepts; beyond it, HTTP 503 before the upgrade.
+    pub max_connections: usize,
+    /// Time a client has to send its complete request head (slowloris defence).
+    pub handshake_timeout: Duration,
+    /// On shutdown, closes are spread over this window so clients do not all reconnect at once.
+    pub shutdown_spread: Duration,
     pub ping_interval: Duration,
     pub pong_timeout: Duration,
     pub presence_ttl: Duration,
@@ -150,6 +162,32 @@ impl Settings {
             allowed_origins: AllowedOrigins::parse(
                 get("ALLOWED_ORIGINS").unwrap_or(DEFAULT_ALLOWED_ORIGINS),
             )?,
+            outbound_queue_bytes: number(
+                "OUTBOUND_QUEUE_BYTES",
+                get("OUTBOUND_QUEUE_BYTES"),
+                1024 * 1024,
+                protocol::frames::MAX_FRAME_BYTES,
+            )?,
+            rate_limit_per_sec: number(
+                "RATE_LIMIT_PER_SEC",
+                get("RATE_LIMIT_PER_SEC"),
+                10.0,
+                0.001,
+            )?,
+            rate_limit_burst: number("RATE_LIMIT_BURST", get("RATE_LIMIT_BURST"), 20.0, 1.0)?,
+            max_connections: number(
+                "MAX_CONNECTIONS",
+                get("MAX_CONNECTIONS"),
+                default_max_connections(),
+                1,
+            )?,
+            handshake_timeout: secs("HANDSHAKE_TIMEOUT_SECS", 5)?,
+            shutdown_spread: Duration::from_millis(number(
+                "SHUTDOWN_SPREAD_MS",
+                get("SHUTDOWN_SPREAD_MS"),
+                2000,
+                0,
+            )?),
             outbound_queue: number(
                 "OUTBOUND_QUEUE_FRAMES",
                 get("OUTBOUND_QUEUE_FRAMES"),
@@ -167,6 +205,25 @@ impl Settings {
                 .transpose()?,
             instance_name: get("K_REVISION").unwrap_or("local").to_owned(),
         })
+    }
+}
+
+/// Every WebSocket costs one file descriptor: allow what the process's open-file limit
+/// allows, less headroom for Redis connections, listeners and logs.
+fn default_max_connections() -> usize {
+    const HEADROOM: usize = 256;
+    let soft_limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            limits
+                .lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3).map(str::to_owned))
+        })
+        .and_then(|soft| soft.parse::<usize>().ok());
+    match soft_limit {
+        Some(limit) => limit.saturating_sub(HEADROOM).max(limit / 2).max(1),
+        None => 10_000,
     }
 }
 

@@ -20,6 +20,8 @@ pub enum HandshakeError {
     OriginNotAllowed(String),
     #[error("this instance is shutting down; connect again")]
     ShuttingDown,
+    #[error("this instance is at its connection limit; connect again")]
+    TooManyConnections,
 }
 
 impl HandshakeError {
@@ -32,6 +34,7 @@ impl HandshakeError {
             HandshakeError::NotWebSocket(_) => "not_websocket",
             HandshakeError::OriginNotAllowed(_) => "origin_not_allowed",
             HandshakeError::ShuttingDown => "shutting_down",
+            HandshakeError::TooManyConnections => "too_many_connections",
         }
     }
 }
@@ -40,7 +43,9 @@ impl ResponseError for HandshakeError {
     fn status_code(&self) -> StatusCode {
         match self {
             HandshakeError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
-            HandshakeError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            HandshakeError::ShuttingDown | HandshakeError::TooManyConnections => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::BAD_REQUEST,
         }
     }

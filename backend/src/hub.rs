@@ -2,92 +2,33 @@
 //! them.
 //!
 //! Each event is serialized once per instance and the same bytes are queued for every local
-//! member. Every connection has its own bounded queue and writer task, so a slow reader
-//! only ever slows itself: when its queue is full it is closed (1013) and resumes from
-//! history when it comes back, rather than losing messages silently or stalling the others.
+//! member. Every connection has its own bounded queue ([`Outbox`]) and writer task, so a slow
+//! reader only ever slows itself.
 
 use std::{
     collections::HashMap,
     sync::{
-        Arc, Mutex, MutexGuard,
+        Mutex, MutexGuard,
         atomic::{AtomicU64, Ordering},
     },
+    time::Duration,
 };
 
-use actix_ws::{CloseCode, CloseReason};
-use bytestring::ByteString;
-use protocol::{ChannelId, ClientId, MessageId, ServerFrame};
-use tokio::sync::{Notify, mpsc, watch};
+use actix_ws::CloseCode;
+use protocol::{ChannelId, ClientId, ServerFrame};
+use tokio::sync::watch;
 
-use crate::bus::{Bus, BusEvent, ConnKey, EventSink};
-
-/// One frame queued for a connection's writer.
-#[derive(Debug, Clone)]
-pub struct Outbound {
-    /// Set for `message` frames: the writer drops any whose id it has already sent, which is
-    /// what makes replayed history and live delivery meet without a duplicate.
-    pub id: Option<MessageId>,
-    /// The serialized frame, shared by every recipient.
-    pub text: ByteString,
-}
-
-impl Outbound {
-    pub fn frame(frame: &ServerFrame) -> Self {
-        let id = match frame {
-            ServerFrame::Message(m) => Some(m.id),
-            _ => None,
-        };
-        Self {
-            id,
-            text: frame.to_json().into(),
-        }
-    }
-}
-
-/// Asks a connection's writer to close the socket, from anywhere and at most once.
-#[derive(Default)]
-pub struct Closer {
-    reason: Mutex<Option<CloseReason>>,
-    notify: Notify,
-}
-
-impl Closer {
-    /// Requests a close; the first reason wins.
-    pub fn request(&self, code: CloseCode, description: &str) {
-        let mut reason = self.reason.lock().unwrap_or_else(|p| p.into_inner());
-        if reason.is_none() {
-            *reason = Some(CloseReason {
-                code,
-                description: Some(description.to_owned()),
-            });
-            self.notify.notify_one();
-        }
-    }
-
-    /// Resolves with the first requested reason.
-    pub async fn requested(&self) -> CloseReason {
-        loop {
-            if let Some(reason) = self
-                .reason
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone()
-            {
-                return reason;
-            }
-            self.notify.notified().await;
-        }
-    }
-}
+use crate::{
+    bus::{Bus, BusEvent, ConnKey, EventSink},
+    outbox::{Outbound, Outbox},
+};
 
 /// What the hub keeps of a local connection.
 pub struct Member {
     pub client: ClientId,
     pub conn_key: ConnKey,
-    /// The connection's bounded outbound queue; its writer task holds the receiver.
-    pub outbox: mpsc::Sender<Outbound>,
-    /// Used to close the connection when it cannot keep up.
-    pub closer: Arc<Closer>,
+    /// The connection's bounded outbound queue; its writer task holds the receiving end.
+    pub outbox: Outbox,
 }
 
 struct LocalChannel {
@@ -160,6 +101,26 @@ impl Hub {
             .collect()
     }
 
+    /// Asks every local connection to close, in batches spread over `spread`, so clients of
+    /// a stopping instance do not all reconnect in the same millisecond.
+    pub async fn close_all_in_batches(&self, code: CloseCode, reason: &str, spread: Duration) {
+        const BATCHES: u32 = 10;
+        let closers: Vec<_> = self
+            .lock()
+            .values()
+            .flat_map(|local| local.members.values().map(|m| m.outbox.closer().clone()))
+            .collect();
+        let batch_size = closers.len().div_ceil(BATCHES as usize).max(1);
+        for (i, batch) in closers.chunks(batch_size).enumerate() {
+            if i > 0 {
+                tokio::time::sleep(spread / BATCHES).await;
+            }
+            for closer in batch {
+                closer.request(code, reason);
+            }
+        }
+    }
+
     /// Channels this instance has local members in.
     pub fn channel_count(&self) -> usize {
         self.lock().len()
@@ -175,7 +136,7 @@ impl EventSink for Hub {
     fn gap(&self, channel: &ChannelId) {
         if let Some(local) = self.lock().get(channel) {
             for member in local.members.values() {
-                member.closer.request(
+                member.outbox.closer().request(
                     CloseCode::Again,
                     "messages may have been missed; reconnect with since",
                 );
@@ -203,15 +164,7 @@ impl EventSink for Hub {
             return;
         };
         for member in local.members.values() {
-            match member.outbox.try_send(outbound.clone()) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => member.closer.request(
-                    CloseCode::Again,
-                    "too slow: outbound queue full, reconnect with since",
-                ),
-                // The connection is on its way out; its cleanup removes it from the hub.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
-            }
+            member.outbox.offer(outbound.clone());
         }
     }
 }

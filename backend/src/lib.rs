@@ -10,6 +10,7 @@
 //!   upgrade; refusals in [`error`]).
 //! - [`session`]: one WebSocket connection: join, replay, read frames; its writer task.
 //! - [`hub`]: this instance's connections per channel and the fan-out to them.
+//! - [`outbox`]: a connection's bounded outbound queue and how it is closed.
 //! - [`bus`]: the store-and-publish engines (embedded, Redis) behind one trait.
 //! - [`presence`]: keeps this instance's connections present in the shared roster.
 
@@ -17,6 +18,7 @@ pub mod bus;
 pub mod config;
 pub mod error;
 pub mod hub;
+pub mod outbox;
 pub mod presence;
 pub mod routes;
 pub mod session;

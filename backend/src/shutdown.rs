@@ -3,7 +3,10 @@
 
 use std::{
     future::Future,
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use tokio::sync::{Notify, watch};
@@ -40,8 +43,8 @@ impl Shutdown {
     }
 }
 
-/// Counts open WebSocket sessions so shutdown can wait until each has cleaned up after
-/// itself (presence removed, subscriptions released).
+/// Counts open WebSocket sessions, to cap them and so shutdown can wait until each has
+/// cleaned up after itself (presence removed, subscriptions released).
 #[derive(Default)]
 pub struct ConnectionTracker {
     active: AtomicUsize,
@@ -49,12 +52,21 @@ pub struct ConnectionTracker {
 }
 
 /// Held by a session for its whole life.
-pub struct ConnectionGuard<'a>(&'a ConnectionTracker);
+pub struct ConnectionGuard {
+    tracker: Arc<ConnectionTracker>,
+}
 
 impl ConnectionTracker {
-    pub fn track(&self) -> ConnectionGuard<'_> {
-        self.active.fetch_add(1, Ordering::SeqCst);
-        ConnectionGuard(self)
+    /// Counts a new session, unless `max` are already open.
+    pub fn try_track(self: &Arc<Self>, max: usize) -> Option<ConnectionGuard> {
+        self.active
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Some(ConnectionGuard {
+            tracker: self.clone(),
+        })
     }
 
     pub fn active(&self) -> usize {
@@ -74,10 +86,10 @@ impl ConnectionTracker {
     }
 }
 
-impl Drop for ConnectionGuard<'_> {
+impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        if self.0.active.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle.notify_waiters();
+        if self.tracker.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.tracker.idle.notify_waiters();
         }
     }
 }

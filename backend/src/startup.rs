@@ -57,6 +57,7 @@ impl Application {
         };
         let grace = settings.shutdown_grace;
         let workers = settings.workers;
+        let handshake_timeout = settings.handshake_timeout;
         let state = Arc::new(AppState::new(settings, hub, bus));
         tokio::spawn(presence::keep_fresh(state.clone()));
 
@@ -70,6 +71,7 @@ impl Application {
             server = server.workers(workers);
         }
         let server = server
+            .client_request_timeout(handshake_timeout)
             .listen(listener)?
             .disable_signals()
             .shutdown_timeout(grace.as_secs())
@@ -104,6 +106,17 @@ impl Application {
         let state = self.state;
         log::info!(connections = state.connections.active(); "Shutting down.");
         state.shutdown.begin();
+        let closing = state.clone();
+        tokio::spawn(async move {
+            closing
+                .hub
+                .close_all_in_batches(
+                    actix_ws::CloseCode::Restart,
+                    "server restarting; reconnect with since",
+                    closing.settings.shutdown_spread,
+                )
+                .await;
+        });
         // The stop command is sent at once; the server future below carries it out.
         let _stopped = handle.stop(true);
         if tokio::time::timeout(

@@ -24,7 +24,7 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub bus: Arc<dyn Bus>,
     pub shutdown: Shutdown,
-    pub connections: ConnectionTracker,
+    pub connections: Arc<ConnectionTracker>,
     /// Unique per process, so connection keys of two instances (or two runs of one
     /// revision) never collide in shared presence.
     pub instance_id: String,
@@ -42,7 +42,7 @@ impl AppState {
             hub,
             bus,
             shutdown: Shutdown::default(),
-            connections: ConnectionTracker::default(),
+            connections: Arc::default(),
             instance_id,
             next_connection: AtomicU64::new(0),
         }

@@ -15,13 +15,23 @@ pub async fn connect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HandshakeError> {
     let request = validate(&req, &state)?;
+    let connection = state
+        .connections
+        .try_track(state.settings.max_connections)
+        .ok_or(HandshakeError::TooManyConnections)?;
     let (response, session, stream) =
         actix_ws::handle(&req, body).map_err(|e| HandshakeError::NotWebSocket(e.to_string()))?;
     let stream = stream
         .max_frame_size(MAX_FRAME_BYTES)
         .aggregate_continuations()
         .max_continuation_size(MAX_FRAME_BYTES);
-    actix_web::rt::spawn(session::run(state.into_inner(), request, session, stream));
+    actix_web::rt::spawn(session::run(
+        state.into_inner(),
+        request,
+        session,
+        stream,
+        connection,
+    ));
     Ok(response)
 }
 

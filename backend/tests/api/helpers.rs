@@ -132,6 +132,10 @@ impl TestApp {
             ("WORKERS".into(), "1".into()),
             ("SHUTDOWN_GRACE_SECS".into(), "3".into()),
             ("REDIS_TIMEOUT_SECS".into(), "2".into()),
+            ("SHUTDOWN_SPREAD_MS".into(), "200".into()),
+            // Behaviour tests send in bursts; the limits tests set their own.
+            ("RATE_LIMIT_PER_SEC".into(), "1000".into()),
+            ("RATE_LIMIT_BURST".into(), "1000".into()),
         ]);
         if let Some(url) = redis_url {
             vars.insert("REDIS_URL".into(), url.into());
@@ -492,6 +496,24 @@ impl Client {
             while let Some(Ok(_)) = self.socket.next().await {}
         })
         .await;
+    }
+
+    /// Connects with a small receive buffer, for a client that reads slowly (or never).
+    pub async fn connect_with_small_buffer(url: &str) -> Self {
+        let request = url.into_client_request().unwrap();
+        let host = request.uri().authority().unwrap().as_str().to_owned();
+        let address = tokio::net::lookup_host(host).await.unwrap().next().unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let stream = socket.connect(address).await.unwrap();
+        let (socket, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+            .await
+            .unwrap();
+        Self {
+            socket,
+            nonce: 0,
+            stash: VecDeque::new(),
+        }
     }
 
     pub async fn send_raw(&mut self, message: Message) {

@@ -8,6 +8,7 @@ mod helpers;
 mod chat;
 mod handshake;
 mod history;
+mod limits;
 mod presence;
 mod proxy;
 mod redis_faults;

@@ -41,3 +41,34 @@ async fn sigterm_closes_clients_with_1012_and_exits_in_time() {
     assert!(status.success(), "exit status {status}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// Clients of a stopping instance are closed in batches over the spread window, not all in
+/// the same millisecond (they would all reconnect at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_clients_in_batches() {
+    let mut d = Deployment::start(Engine::Embedded, &[("SHUTDOWN_SPREAD_MS", "1000")]).await;
+    let mut waiting = Vec::new();
+    for i in 0..40 {
+        let (mut client, _) = Client::join(&d.a().ws_url("room", &format!("c{i}"))).await;
+        waiting.push(tokio::spawn(async move {
+            let close = client.closed().await.expect("a close frame");
+            (u16::from(close.code), Instant::now())
+        }));
+    }
+    let started = Instant::now();
+    d.instances[0].stop().await;
+    let mut closed_at = Vec::new();
+    for task in waiting {
+        let (code, at) = task.await.unwrap();
+        assert_eq!(code, 1012);
+        closed_at.push(at);
+    }
+    let first = closed_at.iter().min().unwrap();
+    let last = closed_at.iter().max().unwrap();
+    assert!(
+        last.duration_since(*first) >= Duration::from_millis(600),
+        "closes were not spread: {:?}",
+        last.duration_since(*first)
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

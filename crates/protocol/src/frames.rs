@@ -50,6 +50,8 @@ pub enum ErrorCode {
     TooLarge,
     /// The message could not be stored and published; it was not accepted. Retry later.
     Unavailable,
+    /// The client sends faster than the server allows; the send was not accepted.
+    RateLimited,
 }
 
 /// Frames a server sends.

@@ -1,0 +1,159 @@
+//! Reads a client's frames until it leaves, the writer closes the socket, or the client
+//! stops answering pings. A client's sends are handled one after another, in the order it
+//! sent them, so they are stored in that order.
+
+use std::time::Duration;
+
+use actix_ws::{
+    AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError, Session,
+};
+use protocol::{ClientFrame, ErrorCode, ServerFrame};
+use tokio::{task::JoinHandle, time::Instant};
+
+use super::{
+    Request,
+    rate_limit::{RateLimit, TokenBucket},
+};
+use crate::{
+    outbox::{Outbound, Outbox},
+    state::AppState,
+};
+
+pub struct Reader<'a> {
+    state: &'a AppState,
+    request: &'a Request,
+    session: Session,
+    stream: AggregatedMessageStream,
+    outbox: Outbox,
+    sends: TokenBucket,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(
+        state: &'a AppState,
+        request: &'a Request,
+        session: Session,
+        stream: AggregatedMessageStream,
+        outbox: Outbox,
+    ) -> Self {
+        let limit = RateLimit {
+            per_second: state.settings.rate_limit_per_sec,
+            burst: state.settings.rate_limit_burst,
+        };
+        Self {
+            state,
+            request,
+            session,
+            stream,
+            outbox,
+            sends: TokenBucket::new(limit, Instant::now()),
+        }
+    }
+
+    /// Runs until the connection must end; returns the close frame to send, if any.
+    pub async fn run(mut self, mut writer: JoinHandle<Option<CloseReason>>) -> Option<CloseReason> {
+        let ping_every = self.state.settings.ping_interval;
+        let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+        let mut pong_due: Option<Instant> = None;
+        loop {
+            let pong_deadline =
+                pong_due.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+            tokio::select! {
+                ended = &mut writer => return ended.ok().flatten(),
+                _ = ping.tick() => {
+                    if self.session.ping(b"").await.is_err() {
+                        break;
+                    }
+                    pong_due.get_or_insert(Instant::now() + self.state.settings.pong_timeout);
+                }
+                _ = tokio::time::sleep_until(pong_deadline), if pong_due.is_some() => {
+                    self.close(CloseCode::Away, "no pong within the timeout");
+                    break;
+                }
+                frame = self.stream.recv() => match frame {
+                    None => break,
+                    Some(Ok(AggregatedMessage::Text(text))) => {
+                        let reply = self.on_text(&text).await;
+                        if self.outbox.send(reply).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(Ok(AggregatedMessage::Binary(_))) => {
+                        let reply = ServerFrame::Error {
+                            code: ErrorCode::BadFrame,
+                            message: "frames are JSON text; binary frames are not supported".into(),
+                            nonce: None,
+                        };
+                        if self.outbox.send(Outbound::frame(&reply)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                        let _ = self.session.pong(&bytes).await;
+                    }
+                    Some(Ok(AggregatedMessage::Pong(_))) => pong_due = None,
+                    Some(Ok(AggregatedMessage::Close(_))) => {
+                        self.close(CloseCode::Normal, "bye");
+                        break;
+                    }
+                    Some(Err(ProtocolError::Overflow)) => {
+                        self.close(CloseCode::Size, "message too big: the limit is 64 KiB");
+                        break;
+                    }
+                    Some(Err(e)) => {
+                        self.close(CloseCode::Protocol, &e.to_string());
+                        break;
+                    }
+                },
+            }
+        }
+        // The writer has seen the close request (or will find the connection gone).
+        self.outbox
+            .closer()
+            .request(CloseCode::Away, "connection ended");
+        writer.await.ok().flatten()
+    }
+
+    fn close(&self, code: CloseCode, reason: &str) {
+        self.outbox.closer().request(code, reason);
+    }
+
+    /// Handles one client text frame and returns the frame to answer it with.
+    async fn on_text(&mut self, text: &str) -> Outbound {
+        let (state, request) = (self.state, self.request);
+        let reply = match ClientFrame::parse(text, &state.limits) {
+            Err(refused) => refused.into(),
+            Ok(ClientFrame::Send { nonce, .. }) if !self.sends.try_take(Instant::now()) => {
+                ServerFrame::Error {
+                    code: ErrorCode::RateLimited,
+                    message: format!(
+                        "too many messages; try again in {} ms",
+                        self.sends.wait_hint().as_millis().max(1)
+                    ),
+                    nonce,
+                }
+            }
+            Ok(ClientFrame::Send { message, nonce }) => match state
+                .bus
+                .publish(
+                    &request.channel,
+                    &request.client,
+                    &message,
+                    nonce.as_deref(),
+                )
+                .await
+            {
+                Ok(id) => ServerFrame::Ack { nonce, id },
+                Err(e) => {
+                    log::warn!(channel:% = request.channel, error:% = e; "A message was not accepted.");
+                    ServerFrame::Error {
+                        code: ErrorCode::Unavailable,
+                        message: "the message was not stored; send it again".into(),
+                        nonce,
+                    }
+                }
+            },
+        };
+        Outbound::frame(&reply)
+    }
+}
