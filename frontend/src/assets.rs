@@ -10,7 +10,25 @@ use std::sync::LazyLock;
 
 use actix_web::http::header::EntityTag;
 
-const APP_JS: &[u8] = include_bytes!("../static/app.js");
+/// The script, from the files of `static/js/`, each with one concern, concatenated into one
+/// strict-mode function so they share a scope without a module loader or extra requests.
+/// The order matters only in that `main.js`, which starts the page, comes last.
+const APP_JS: &[u8] = concat!(
+    "// Chat page (protocol v1). Sources: frontend/static/js/.\n",
+    "(() => {\n\"use strict\";\n",
+    include_str!("../static/js/dom.js"),
+    include_str!("../static/js/ids.js"),
+    include_str!("../static/js/prefs.js"),
+    include_str!("../static/js/format.js"),
+    include_str!("../static/js/messages.js"),
+    include_str!("../static/js/outbox.js"),
+    include_str!("../static/js/presence.js"),
+    include_str!("../static/js/connection.js"),
+    include_str!("../static/js/rooms.js"),
+    include_str!("../static/js/main.js"),
+    "})();\n",
+)
+.as_bytes();
 const APP_CSS: &[u8] = include_bytes!("../static/app.css");
 
 /// One embedded file.
@@ -123,6 +141,23 @@ mod tests {
         assert_eq!((asset.name, naming), ("app.js", Naming::Plain));
         assert!(a.lookup("app.0000000000000000.js").is_none());
         assert!(a.lookup("../Cargo.toml").is_none());
+    }
+
+    /// The sources are wrapped into one strict-mode function, so they share a scope and
+    /// nothing leaks into the page's globals.
+    #[test]
+    fn script_is_one_strict_function() {
+        let js = std::str::from_utf8(APP_JS).unwrap();
+        assert!(js.contains("(() => {\n\"use strict\";\n"), "{}", &js[..200]);
+        assert!(js.ends_with("\n})();\n"));
+        for part in [
+            "const ui = {",
+            "function queueSend",
+            "function connect()",
+            "enterRoom(",
+        ] {
+            assert!(js.contains(part), "app.js lacks {part}");
+        }
     }
 
     /// The page must never turn chat text into markup; a grep is a cheap guard against a

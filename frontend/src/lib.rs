@@ -11,7 +11,7 @@
 //! - [`security`]: the Content-Security-Policy and other security headers.
 //! - `templates`: the askama page templates (`templates/` in the crate).
 //!
-//! The page itself (`static/app.js`) speaks protocol v1 of the [`protocol`] crate.
+//! The page itself (`static/js/`, served as one `app.js`) speaks protocol v1 of the [`protocol`] crate.
 
 pub mod assets;
 pub mod config;

@@ -146,3 +146,21 @@ async fn other_methods_are_not_allowed() {
 
     assert_eq!(response.status().as_u16(), 405);
 }
+
+#[actix_web::test]
+async fn room_page_has_labelled_controls_and_a_live_region() {
+    let app = spawn_app().await;
+
+    let html = app.get("/c/room").await.text().to_owned();
+
+    for control in [
+        r#"<label for="message" class="visually-hidden">Message</label>"#,
+        r#"<label for="switch-channel" class="visually-hidden">Go to room</label>"#,
+        r#"<button id="copy-link" type="button""#,
+        r#"aria-controls="side" aria-expanded="false""#,
+        r#"<div id="announce" class="visually-hidden" aria-live="polite""#,
+        r#"<span id="status" role="status">"#,
+    ] {
+        assert!(html.contains(control), "missing {control}: {html}");
+    }
+}

@@ -1,0 +1,99 @@
+// Text is text: names that could carry markup are refused with a clear message, messages
+// with markup render literally, nothing runs; long and non-Latin text wraps and renders;
+// a send the server refuses says why and can be sent again.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { delivered, expectOnce, join, launchBrowser, openUser, say, PHONE } from "../lib/browser.js";
+import { startTopology } from "../lib/topology.js";
+
+const XSS = "<img src=x onerror=alert(1)>";
+let topology;
+let browser;
+
+before(async () => {
+  topology = await startTopology("text");
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await topology?.stop();
+});
+
+test("a name with markup is refused with a clear message", async () => {
+  const { page, dialogs } = await openUser(browser, topology);
+  await page.fill("#channel", "safe");
+  await page.fill("#name", XSS);
+  await page.click("#join-form button[type=submit]");
+  const error = await page.textContent("#join-error");
+  assert.match(error, /Your name may only contain letters A–Z and a–z, digits, dot, underscore and hyphen/);
+  assert.equal(await page.getAttribute("#name", "aria-invalid"), "");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "name", "focus goes to the field");
+  assert.ok(await page.isHidden("#room"));
+  assert.deepEqual(dialogs, []);
+});
+
+test("markup in messages renders as literal text and never runs", async () => {
+  const mallory = await openUser(browser, topology);
+  await join(mallory, "safe", "mallory");
+  const victim = await openUser(browser, topology, { viewport: PHONE });
+  await join(victim, "safe", "victim");
+  const texts = [XSS, "<script>alert(2)</script>", "javascript:alert(3) <b>bold?</b> https://ok.example/?q=a&x=1"];
+  for (const text of texts) await say(mallory.page, text);
+  for (const text of texts) await expectOnce(victim.page, text);
+  await victim.page.waitForTimeout(300); // give a payload every chance to fire
+  for (const user of [mallory, victim]) {
+    assert.equal(await user.page.$$eval("#messages img, #messages script", (n) => n.length), 0);
+    assert.deepEqual(user.dialogs, [], "no dialog fired");
+    assert.deepEqual(user.errors, []);
+  }
+  const links = await victim.page.$$eval("#messages a", (n) => n.map((a) => a.href));
+  assert.deepEqual(links, ["https://ok.example/?q=a&x=1"], "only the http(s) URL is a link");
+});
+
+test("long text wraps and any Unicode comes through intact", async () => {
+  const user = await openUser(browser, topology, { viewport: PHONE });
+  await join(user, "wrap", "wanda");
+  const long = "x".repeat(600);
+  const unicode = "日本語 · Ελληνικά · עברית · 🧑🏽‍💻👩‍👩‍👧 · e\u0301 · 𝔘𝔫𝔦𝔠𝔬𝔡𝔢";
+  await say(user.page, long);
+  await say(user.page, unicode);
+  await expectOnce(user.page, long);
+  await expectOnce(user.page, unicode);
+  const overflow = await user.page.$eval("#messages", (m) => m.scrollWidth - m.clientWidth);
+  assert.ok(overflow <= 0, `no sideways scrolling (${overflow}px)`);
+  const pageOverflow = await user.page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+  assert.ok(pageOverflow <= 0, `page fits a phone (${pageOverflow}px)`);
+});
+
+test("a refused send says why and can be sent again", async () => {
+  const user = await openUser(browser, topology);
+  // Stand in for the backend's coming rate limit: answer one send with rate_limited.
+  let refused = false;
+  await user.page.routeWebSocket(/\/ws\//, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((message) => {
+      const frame = JSON.parse(message);
+      if (frame.type === "send" && frame.message === "too fast" && !refused) {
+        refused = true;
+        ws.send(JSON.stringify({ type: "error", code: "rate_limited", message: "slow down", nonce: frame.nonce }));
+      } else {
+        server.send(message);
+      }
+    });
+  });
+  await join(user, "limits", "rita");
+  await say(user.page, "too fast");
+  await user.page.waitForSelector("#messages li.msg.failed");
+  const note = await user.page.textContent("#messages li.failed .note");
+  assert.match(note, /Not sent: You are sending too fast/);
+  await user.page.click("#messages li.failed button >> text=Send again");
+  await expectOnce(user.page, "too fast");
+  assert.equal(await user.page.$$eval("#messages li.failed", (n) => n.length), 0);
+
+  // Too long for the protocol: refused before sending, with the limit named.
+  await user.page.fill("#message", "y".repeat(4097));
+  await user.page.press("#message", "Enter");
+  assert.match(await user.page.textContent("#send-error"), /at most 4096 characters; this one has 4097/);
+  assert.deepEqual(await delivered(user.page), ["too fast"]);
+});

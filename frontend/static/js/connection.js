@@ -1,0 +1,182 @@
+// The WebSocket to the backend: connecting with `since`, reading frames, and reconnecting
+// with exponential backoff and jitter. The status line always says where things stand.
+//
+// Invariant: `s.lastId` is the newest id received in a `message` frame. Frames on one
+// connection arrive in id order, so everything up to it has been received, and reconnecting
+// with `?since=lastId` loses nothing (acks do not advance it: an ack can overtake older
+// messages still on their way). `s.seen` drops whatever is replayed twice.
+
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_MAX_MS = 30000;
+/** A connection that lasted this long was healthy: the next failure starts backoff over. */
+const STABLE_MS = 10000;
+
+function setStatus(state, text) {
+  ui.connection.dataset.state = state;
+  ui.status.textContent = text;
+  ui.countdown.textContent = "";
+  ui.retry.hidden = state !== "reconnecting" && state !== "offline";
+}
+
+function clearTimers(s) {
+  clearTimeout(s.retryTimer);
+  clearInterval(s.countdownTimer);
+}
+
+function connect() {
+  const s = session;
+  if (!s) return;
+  clearTimers(s);
+  if (navigator.onLine === false) {
+    setStatus("offline", "Offline — waiting for the network");
+    return;
+  }
+  let url = `${backendUrl}/ws/${encodeURIComponent(s.channel)}/${encodeURIComponent(s.name)}`;
+  if (s.lastId) url += `?since=${encodeURIComponent(s.lastId)}`;
+  s.resumedFrom = s.lastId;
+  s.welcomed = false;
+  setStatus("connecting", s.everConnected ? "Reconnecting…" : "Connecting…");
+  let socket;
+  try {
+    socket = new WebSocket(url);
+  } catch (err) {
+    // A malformed URL or a blocked origin: retrying the same thing cannot help.
+    setStatus("offline", `Cannot connect: ${err.message}`);
+    return;
+  }
+  s.socket = socket;
+  const current = () => session === s && s.socket === socket;
+  socket.addEventListener("message", (event) => {
+    if (current()) onFrame(s, event.data);
+  });
+  socket.addEventListener("close", (event) => {
+    if (current()) onClose(s, event);
+  });
+}
+
+/** Closes the session's socket on purpose (leaving, switching rooms). */
+function disconnect(s) {
+  clearTimers(s);
+  const socket = s.socket;
+  s.socket = null;
+  s.welcomed = false;
+  if (socket) socket.close(1000, "left");
+}
+
+function onClose(s, event) {
+  const lastedMs = s.connectedAt ? Date.now() - s.connectedAt : 0;
+  s.socket = null;
+  s.welcomed = false;
+  s.connectedAt = 0;
+  holdOutbox(s);
+
+  const reasons = {
+    1008: "The server refused the connection",
+    1009: "A message was too large for the server",
+  };
+  if (reasons[event.code]) {
+    const text = event.reason ? `${reasons[event.code]}: ${event.reason}` : reasons[event.code];
+    if (text !== s.lastCloseNotice) addNotice(text, "error");
+    s.lastCloseNotice = text;
+  }
+
+  let delay;
+  if (event.code === 1012) {
+    // Server restarting: come back soon, spread out so all clients don't return at once.
+    s.attempt = 0;
+    delay = 100 + Math.random() * 900;
+  } else {
+    if (lastedMs > STABLE_MS) s.attempt = 0;
+    // 1013: the server is overloaded; don't come straight back.
+    if (event.code === 1013) s.attempt = Math.max(s.attempt, 3);
+    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** s.attempt);
+    // "Equal jitter": at least half the ceiling, so retries really do back off.
+    delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    s.attempt += 1;
+  }
+  scheduleReconnect(s, delay);
+}
+
+function scheduleReconnect(s, delay) {
+  clearTimers(s);
+  if (navigator.onLine === false) {
+    setStatus("offline", "Offline — waiting for the network");
+    return;
+  }
+  const due = Date.now() + delay;
+  setStatus("reconnecting", "Reconnecting");
+  const tick = () => {
+    const seconds = Math.max(1, Math.ceil((due - Date.now()) / 1000));
+    ui.countdown.textContent = ` in ${seconds} s…`;
+  };
+  tick();
+  s.countdownTimer = setInterval(tick, 250);
+  s.retryTimer = setTimeout(connect, delay);
+}
+
+function onFrame(s, data) {
+  let frame;
+  try {
+    frame = JSON.parse(data);
+  } catch {
+    return;
+  }
+  if (!frame || typeof frame !== "object") return;
+  switch (frame.type) {
+    case "welcome":
+      onWelcome(s, frame);
+      break;
+    case "message":
+      onMessage(s, frame);
+      break;
+    case "ack":
+      onAck(s, frame);
+      break;
+    case "presence":
+      onPresence(s, frame);
+      break;
+    case "error":
+      onError(s, frame);
+      break;
+    default:
+    // Unknown frame types are ignored, so the server can add some.
+  }
+}
+
+function onWelcome(s, frame) {
+  s.welcomed = true;
+  s.everConnected = true;
+  s.connectedAt = Date.now();
+  s.welcomedAt = Date.now();
+  s.lastCloseNotice = null;
+  setStatus("connected", "Connected");
+  if (s.resumedFrom && frame.recovered === false) {
+    addNotice("Some messages sent while you were away could not be recovered.", "error");
+  }
+  setOnline(s, frame.online, frame.online_count);
+  flushOutbox(s);
+}
+
+function onMessage(s, m) {
+  const key = parseId(m.id);
+  if (!key) return;
+  if (!s.lastKey || compareIds(key, s.lastKey) > 0) {
+    s.lastId = m.id;
+    s.lastKey = key;
+  }
+  if (s.seen.has(m.id)) return;
+  const sender = String(m.client_id);
+  const text = String(m.message);
+  const own = sender === s.name;
+  if (own && claimOwnMessage(s, { id: m.id, message: text, time: m.time }, key)) return;
+  s.seen.add(m.id);
+  const item = messageItem(sender, text, own, m.time);
+  item.dataset.id = m.id;
+  showReceived(s, item, key, own);
+}
+
+function onError(s, frame) {
+  if (onSendError(s, frame)) return;
+  const detail = frame.message ? String(frame.message) : "The server reported a problem";
+  addNotice(`${detail} (${String(frame.code || "error")})`, "error");
+}

@@ -1,0 +1,44 @@
+// Turning frame data into display text: local times and message text with safe links.
+
+/** Sets a <time> to the local time of an RFC 3339 timestamp (date too, if not today). */
+function setTime(node, iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) {
+    node.textContent = "";
+    return;
+  }
+  const today = date.toDateString() === new Date().toDateString();
+  node.dateTime = date.toISOString();
+  node.title = date.toLocaleString();
+  node.textContent = today
+    ? date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+    : date.toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+}
+
+const URL_PATTERN = /\bhttps?:\/\/[^\s<>"]+/gi;
+
+/** Appends `text` to `parent` as text nodes, with http(s) URLs as links. Only URLs that
+ *  parse with an http(s) scheme become links, so `javascript:` and friends stay text; the
+ *  link opens in a new tab without giving that tab a handle on this one. */
+function appendLinkified(parent, text) {
+  let last = 0;
+  for (const match of text.matchAll(URL_PATTERN)) {
+    // Sentence punctuation right after a URL is almost never part of it.
+    const raw = match[0].replace(/[.,;:!?)\]}'*]+$/, "");
+    let url = null;
+    try {
+      url = new URL(raw);
+    } catch {
+      url = null;
+    }
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) continue;
+    parent.append(text.slice(last, match.index));
+    const link = el("a", null, raw);
+    link.href = url.href;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer nofollow";
+    parent.append(link);
+    last = match.index + raw.length;
+  }
+  parent.append(text.slice(last));
+}

@@ -1,0 +1,40 @@
+// Who is online: the list from `welcome`, kept current by `presence` frames, with a
+// join/leave line in the conversation for other people.
+
+function setOnline(s, online, count) {
+  s.online = new Set(Array.isArray(online) ? online.map(String) : []);
+  s.onlineCount = Number.isFinite(count) ? count : s.online.size;
+  renderOnline(s);
+}
+
+function onPresence(s, frame) {
+  const who = String(frame.client_id);
+  const wasOnline = s.online.has(who);
+  if (frame.event === "join") s.online.add(who);
+  else if (frame.event === "leave") s.online.delete(who);
+  else return;
+  if (Number.isFinite(frame.online_count)) s.onlineCount = frame.online_count;
+  renderOnline(s);
+  // A `join` of someone already listed (e.g. replayed after our own reconnect) is no news.
+  if (who === s.name || wasOnline === (frame.event === "join")) return;
+  const text = `${who} ${frame.event === "join" ? "joined" : "left"}`;
+  addNotice(text, "presence");
+  announce(text);
+}
+
+function renderOnline(s) {
+  const names = [...s.online].sort((a, b) => (a === s.name ? -1 : b === s.name ? 1 : a.localeCompare(b)));
+  const items = names.map((who) => {
+    const item = el("li", who === s.name ? "person me" : "person");
+    item.append(el("span", "avatar", who.slice(0, 1).toUpperCase()), el("span", "who", who));
+    if (who === s.name) item.append(el("span", "tag", "you"));
+    item.querySelector(".avatar").setAttribute("aria-hidden", "true");
+    return item;
+  });
+  const hidden = s.onlineCount - s.online.size;
+  if (hidden > 0) items.push(el("li", "more", `and ${hidden} more`));
+  ui.online.replaceChildren(...items);
+  const total = String(Math.max(s.onlineCount, s.online.size));
+  ui.onlineCount.textContent = total;
+  ui.peopleCount.textContent = total;
+}

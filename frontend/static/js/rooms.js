@@ -1,0 +1,159 @@
+// Entering, switching and leaving rooms without reloading the page. The URL follows the
+// room (`/c/{channel}`), so it can be shared, bookmarked, and navigated with back/forward.
+
+function newSession(channel, name) {
+  return {
+    channel,
+    name,
+    socket: null,
+    welcomed: false,
+    everConnected: false,
+    lastId: null,
+    lastKey: null,
+    resumedFrom: null,
+    /** Ids of messages shown, so a replay never doubles a line. */
+    seen: new Set(),
+    /** nonce -> { text, item, sent }, in the order typed (see outbox.js). */
+    outbox: new Map(),
+    online: new Set(),
+    onlineCount: 0,
+    unread: 0,
+    attempt: 0,
+    connectedAt: 0,
+    welcomedAt: 0,
+    retryTimer: 0,
+    countdownTimer: 0,
+    lastCloseNotice: null,
+  };
+}
+
+function roomPath(channel) {
+  return `/c/${encodeURIComponent(channel)}`;
+}
+
+/** Enters `channel` as `name`; `push` adds a history entry (not when following one). */
+function enterRoom(channel, name, push) {
+  if (session) disconnect(session);
+  session = newSession(channel, name);
+  ui.messages.replaceChildren();
+  ui.announce.replaceChildren();
+  setOnline(session, [], 0);
+  renderUnread(session);
+  showSendError("");
+  ui.roomName.textContent = channel;
+  ui.you.textContent = name;
+  ui.message.placeholder = `Message #${channel}`;
+  document.title = `${channel} · Chat`;
+  ui.join.hidden = true;
+  ui.room.hidden = false;
+  renderRooms(rememberRoom(channel), channel);
+  if (push && location.pathname !== roomPath(channel)) history.pushState(null, "", roomPath(channel));
+  connect();
+  ui.message.focus();
+}
+
+/** Back to the join form; `push` as for `enterRoom`. */
+function leaveRoom(push) {
+  const s = session;
+  if (!s) return;
+  session = null;
+  disconnect(s);
+  setStatus("idle", "Not connected");
+  ui.room.hidden = true;
+  ui.join.hidden = false;
+  ui.channel.value = s.channel;
+  document.title = "Chat";
+  if (push && location.pathname !== "/") history.pushState(null, "", "/");
+  ui.channel.focus();
+}
+
+/** The recent-rooms list: links to `/c/…`, followed in place by `onRoomLinkClick`. */
+function renderRooms(rooms, current) {
+  ui.rooms.replaceChildren(
+    ...rooms.map((room) => {
+      const link = el("a", null, `# ${room}`);
+      link.href = roomPath(room);
+      link.dataset.room = room;
+      if (room === current) link.setAttribute("aria-current", "page");
+      const item = el("li");
+      item.append(link);
+      return item;
+    }),
+  );
+}
+
+function onRoomLinkClick(event) {
+  const link = event.target.closest("a[data-room]");
+  // Modified clicks keep their usual meaning (new tab, new window).
+  if (!link || !session || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+  event.preventDefault();
+  if (link.dataset.room !== session.channel) enterRoom(link.dataset.room, session.name, true);
+}
+
+function onSwitchSubmit(event) {
+  event.preventDefault();
+  const channel = ui.switchChannel.value.trim();
+  const problem = idProblem("The room", channel);
+  ui.switchError.textContent = problem || "";
+  ui.switchError.hidden = !problem;
+  ui.switchChannel.toggleAttribute("aria-invalid", Boolean(problem));
+  if (problem || !session) return;
+  ui.switchChannel.value = "";
+  if (channel !== session.channel) enterRoom(channel, session.name, true);
+}
+
+function onJoinSubmit(event) {
+  event.preventDefault();
+  const channel = ui.channel.value.trim();
+  const name = ui.name.value.trim();
+  const problems = [
+    [ui.channel, idProblem("The room", channel)],
+    [ui.name, idProblem("Your name", name)],
+  ];
+  for (const [input, problem] of problems) input.toggleAttribute("aria-invalid", Boolean(problem));
+  const failed = problems.filter(([, problem]) => problem);
+  if (failed.length > 0) {
+    ui.joinError.textContent = failed.map(([, problem]) => problem).join(" ");
+    ui.joinError.hidden = false;
+    failed[0][0].focus();
+    return;
+  }
+  ui.joinError.hidden = true;
+  saveName(name);
+  enterRoom(channel, name, true);
+}
+
+/** Back/forward: show whatever the URL now names, without reloading. */
+function onPopState() {
+  const match = /^\/c\/([^/]+)$/.exec(location.pathname);
+  const channel = match ? decodeURIComponent(match[1]) : null;
+  const name = session ? session.name : loadName();
+  if (channel && !idProblem("", channel) && !idProblem("", name)) {
+    if (!session || session.channel !== channel) enterRoom(channel, name, false);
+  } else {
+    leaveRoom(false);
+  }
+}
+
+async function copyRoomLink() {
+  if (!session) return;
+  const url = `${location.origin}${roomPath(session.channel)}`;
+  let copied = false;
+  try {
+    await navigator.clipboard.writeText(url);
+    copied = true;
+  } catch {
+    copied = false;
+  }
+  flashButton(ui.copyLink, copied ? "Link copied ✓" : "Copy failed", "Copy link");
+  if (!copied) addNotice(`Share this link: ${url}`);
+  announce(copied ? "Link copied to the clipboard" : "Could not copy the link");
+}
+
+function flashButton(button, text, original) {
+  button.textContent = text;
+  clearTimeout(button.flashTimer);
+  button.flashTimer = setTimeout(() => {
+    button.textContent = original;
+  }, 2000);
+}

@@ -1,0 +1,89 @@
+# One service account per workload, each with only what it uses:
+#   backend:  read its three secrets. Nothing else (Cloud Run collects stdout logs and
+#             platform metrics without any role on the runtime service account).
+#   frontend: nothing at all.
+#   deployer: what cloudbuild.yaml does: push images to this repository and deploy new
+#             revisions of these two services running as the two accounts above.
+
+resource "google_service_account" "backend" {
+  account_id   = "${var.name_prefix}-backend"
+  display_name = "Chat backend (Cloud Run runtime)"
+}
+
+resource "google_service_account" "frontend" {
+  account_id   = "${var.name_prefix}-frontend"
+  display_name = "Chat frontend (Cloud Run runtime)"
+}
+
+resource "google_service_account" "deployer" {
+  account_id   = "${var.name_prefix}-deployer"
+  display_name = "Chat deployer (Cloud Build)"
+}
+
+locals {
+  backend_secrets = merge(
+    {
+      redis_url = google_secret_manager_secret.redis_url.id
+      jwt       = google_secret_manager_secret.jwt.id
+    },
+    var.redis_tls ? { redis_ca = google_secret_manager_secret.redis_ca[0].id } : {},
+  )
+}
+
+resource "google_secret_manager_secret_iam_member" "backend" {
+  for_each  = local.backend_secrets
+  secret_id = each.value
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.backend.email}"
+}
+
+resource "google_artifact_registry_repository_iam_member" "deployer_push" {
+  location   = google_artifact_registry_repository.images.location
+  repository = google_artifact_registry_repository.images.name
+  role       = "roles/artifactregistry.writer"
+  member     = "serviceAccount:${google_service_account.deployer.email}"
+}
+
+resource "google_cloud_run_v2_service_iam_member" "deployer" {
+  for_each = {
+    backend  = google_cloud_run_v2_service.backend.name
+    frontend = google_cloud_run_v2_service.frontend.name
+  }
+  location = var.region
+  name     = each.value
+  role     = "roles/run.developer"
+  member   = "serviceAccount:${google_service_account.deployer.email}"
+}
+
+resource "google_service_account_iam_member" "deployer_acts_as" {
+  for_each = {
+    backend  = google_service_account.backend.name
+    frontend = google_service_account.frontend.name
+  }
+  service_account_id = each.value
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${google_service_account.deployer.email}"
+}
+
+# Cloud Build with a user-managed service account writes build logs to Cloud Logging only
+# (cloudbuild.yaml: options.logging = CLOUD_LOGGING_ONLY), which needs this role.
+resource "google_project_iam_member" "deployer_logs" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = "serviceAccount:${google_service_account.deployer.email}"
+}
+
+# A public chat: browsers call both services without Google credentials (a browser cannot
+# attach an IAM token to a WebSocket). Organisations with domain-restricted sharing must
+# allow allUsers for these two services.
+resource "google_cloud_run_v2_service_iam_member" "public" {
+  # Public by design; the backend enforces ALLOWED_ORIGINS (and AUTH_JWT_SECRET once shipped).
+  for_each = {
+    backend  = google_cloud_run_v2_service.backend.name
+    frontend = google_cloud_run_v2_service.frontend.name
+  }
+  location = var.region
+  name     = each.value
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}

@@ -1,0 +1,228 @@
+# The two Cloud Run services. Images: Terraform creates each service with
+# <registry>/<name>:<image_tag>; from then on Cloud Build deploys new images
+# (infra/cloudbuild/*.yaml, gcloud run deploy --image) and Terraform ignores the image, so
+# the two do not fight. Everything else (scaling, probes, env, secrets) is owned here.
+
+resource "google_cloud_run_v2_service" "backend" {
+  name                = local.backend_name
+  location            = var.region
+  ingress             = "INGRESS_TRAFFIC_ALL"
+  deletion_protection = var.deletion_protection
+
+  template {
+    service_account = google_service_account.backend.email
+    # A WebSocket is one request: Cloud Run ends it after `timeout`, and clients reconnect
+    # with ?since= (gap-free resume). 3600 s is Cloud Run's maximum.
+    timeout                          = "3600s"
+    max_instance_request_concurrency = 1000 # each open WebSocket is one concurrent request
+    # Best effort only: reduces reconnect churn, but any instance can serve any client.
+    session_affinity      = true
+    execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
+
+    scaling {
+      min_instance_count = 1 # no cold start for the first chatter
+      max_instance_count = var.backend_max_instances
+    }
+
+    # Direct VPC egress: Memorystore has only a private address.
+    vpc_access {
+      egress = "PRIVATE_RANGES_ONLY"
+      network_interfaces {
+        network    = var.network
+        subnetwork = var.subnetwork
+      }
+    }
+
+    containers {
+      image = "${local.registry}/backend:${var.image_tag}"
+
+      ports {
+        container_port = 8080
+      }
+
+      resources {
+        limits = {
+          cpu    = "1"
+          memory = "512Mi"
+        }
+        cpu_idle          = false # CPU always allocated: instances push messages between requests
+        startup_cpu_boost = true
+      }
+
+      env {
+        name  = "ALLOWED_ORIGINS"
+        value = local.allowed_origins
+      }
+      env {
+        name  = "RUST_LOG"
+        value = "info"
+      }
+      env {
+        name  = "SHUTDOWN_GRACE_SECS"
+        value = "8" # Cloud Run sends SIGKILL 10 s after SIGTERM
+      }
+      env {
+        name  = "LOG_FORMAT" # planned: structured logs for Cloud Logging
+        value = "json"
+      }
+      env {
+        name = "REDIS_URL"
+        value_source {
+          secret_key_ref {
+            secret  = google_secret_manager_secret.redis_url.secret_id
+            version = "latest"
+          }
+        }
+      }
+      env {
+        name = "AUTH_JWT_SECRET" # planned
+        value_source {
+          secret_key_ref {
+            secret  = google_secret_manager_secret.jwt.secret_id
+            version = "latest"
+          }
+        }
+      }
+      dynamic "env" {
+        for_each = var.redis_tls ? ["/secrets/redis-ca/ca.pem"] : []
+        content {
+          name  = "REDIS_CA_CERT" # planned: CA to verify Memorystore's certificate
+          value = env.value
+        }
+      }
+      dynamic "volume_mounts" {
+        for_each = var.redis_tls ? ["/secrets/redis-ca"] : []
+        content {
+          name       = "redis-ca"
+          mount_path = volume_mounts.value
+        }
+      }
+
+      # Startup: ready means Redis answers. Liveness: the process serves HTTP.
+      startup_probe {
+        http_get {
+          path = "/readyz"
+          port = 8080
+        }
+        period_seconds    = 2
+        timeout_seconds   = 1
+        failure_threshold = 30
+      }
+      liveness_probe {
+        http_get {
+          path = "/healthz"
+          port = 8080
+        }
+        period_seconds    = 10
+        timeout_seconds   = 2
+        failure_threshold = 3
+      }
+    }
+
+    dynamic "volumes" {
+      for_each = var.redis_tls ? [google_secret_manager_secret.redis_ca[0].secret_id] : []
+      content {
+        name = "redis-ca"
+        secret {
+          secret = volumes.value
+          items {
+            version = "latest"
+            path    = "ca.pem"
+          }
+        }
+      }
+    }
+  }
+
+  traffic {
+    type    = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
+    percent = 100
+  }
+
+  lifecycle {
+    ignore_changes = [client, client_version, template[0].containers[0].image]
+  }
+
+  depends_on = [
+    google_project_service.apis,
+    google_secret_manager_secret_iam_member.backend,
+    google_secret_manager_secret_version.redis_url,
+    google_secret_manager_secret_version.redis_ca,
+    google_secret_manager_secret_version.jwt,
+  ]
+}
+
+resource "google_cloud_run_v2_service" "frontend" {
+  name                = local.frontend_name
+  location            = var.region
+  ingress             = "INGRESS_TRAFFIC_ALL"
+  deletion_protection = var.deletion_protection
+
+  template {
+    service_account                  = google_service_account.frontend.email
+    max_instance_request_concurrency = 250
+    timeout                          = "30s"
+
+    scaling {
+      min_instance_count = 0
+      max_instance_count = var.frontend_max_instances
+    }
+
+    containers {
+      image = "${local.registry}/frontend:${var.image_tag}"
+
+      ports {
+        container_port = 8080
+      }
+
+      resources {
+        limits = {
+          cpu    = "1"
+          memory = "256Mi"
+        }
+        cpu_idle          = true
+        startup_cpu_boost = true
+      }
+
+      env {
+        # The backend's deterministic URL (see main.tf): no reference to the backend resource.
+        name  = "BACKEND_URL"
+        value = "wss://${local.backend_host}"
+      }
+      env {
+        name  = "RUST_LOG"
+        value = "info"
+      }
+
+      startup_probe {
+        http_get {
+          path = "/healthz"
+          port = 8080
+        }
+        period_seconds    = 1
+        timeout_seconds   = 1
+        failure_threshold = 10
+      }
+      liveness_probe {
+        http_get {
+          path = "/healthz"
+          port = 8080
+        }
+        period_seconds    = 15
+        timeout_seconds   = 2
+        failure_threshold = 3
+      }
+    }
+  }
+
+  traffic {
+    type    = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
+    percent = 100
+  }
+
+  lifecycle {
+    ignore_changes = [client, client_version, template[0].containers[0].image]
+  }
+
+  depends_on = [google_project_service.apis]
+}
