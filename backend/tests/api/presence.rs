@@ -75,11 +75,23 @@ async fn a_killed_instance_leaves_no_ghosts_beyond_the_ttl() {
     let survivor = TestApp::spawn(Some(&redis.url()), TTL);
 
     let (_ghost, _) = Client::join(&doomed.ws_url("room", "ghost")).await;
-    let (_alice, welcome) = Client::join(&survivor.ws_url("room", "alice")).await;
+    let (mut alice, welcome) = Client::join(&survivor.ws_url("room", "alice")).await;
     assert_eq!(online(&welcome), (vec!["alice".into(), "ghost".into()], 2));
 
     doomed.kill();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let killed = std::time::Instant::now();
+    // The survivor announces the ghost's leave once its presence has expired (TTL, plus at
+    // most one refresh period of a third of it).
+    let mut event = next_presence(&mut alice).await;
+    if event.1 == "alice" {
+        event = next_presence(&mut alice).await;
+    }
+    assert_eq!(event, (PresenceEvent::Leave, "ghost".into(), 1));
+    assert!(
+        killed.elapsed() < Duration::from_millis(4000),
+        "{:?}",
+        killed.elapsed()
+    );
     let (_bob, welcome) = Client::join(&survivor.ws_url("room", "bob")).await;
     assert_eq!(
         online(&welcome),

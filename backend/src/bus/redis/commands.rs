@@ -188,6 +188,7 @@ impl RedisCommands {
                     .arg(self.settings.presence_ttl.as_millis() as u64)
                     .arg(keys.events())
                     .arg(MAX_WELCOME_ONLINE)
+                    .arg(keys.connections_prefix())
                     .invoke_async(&mut c)
                     .await
             })
@@ -217,6 +218,7 @@ impl RedisCommands {
                     .arg(client.as_str())
                     .arg(conn.as_str())
                     .arg(keys.events())
+                    .arg(keys.connections_prefix())
                     .invoke_async(&mut c)
                     .await
             })
@@ -236,7 +238,9 @@ impl RedisCommands {
         let _: u64 = self
             .with_connection(|mut c| async move {
                 let mut call = self.scripts.presence_refresh.key(keys.online());
-                call.arg(self.settings.presence_ttl.as_millis() as u64);
+                call.arg(self.settings.presence_ttl.as_millis() as u64)
+                    .arg(keys.events())
+                    .arg(keys.connections_prefix());
                 for (client, conn) in members {
                     call.key(keys.connections(client))
                         .arg(client.as_str())

@@ -35,7 +35,13 @@ impl ChannelKeys {
 
     /// Sorted set of one client's open connections, scored by when each expires.
     pub fn connections(&self, client: &ClientId) -> String {
-        format!("{}:conns:{client}", self.tag)
+        format!("{}{client}", self.connections_prefix())
+    }
+
+    /// What `connections` puts before the client id; the presence scripts build the keys of
+    /// clients they only learn about inside Redis (expired ones) from it.
+    pub fn connections_prefix(&self) -> String {
+        format!("{}:conns:", self.tag)
     }
 
     /// A client's recent send nonce, holding the id of the message it created.

@@ -3,15 +3,15 @@
 -- KEYS[1]: online set (client -> expiry)   KEYS[2]: the client's connections (conn -> expiry)
 -- ARGV[1]: client id   ARGV[2]: connection key   ARGV[3]: TTL in ms
 -- ARGV[4]: events pub/sub channel   ARGV[5]: most client ids to return
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- ARGV[6]: key prefix of a client's connections
+local now = now_ms()
+prune(KEYS[1], ARGV[6], ARGV[4], now)
 local expiry = now + tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local first = redis.call('ZCARD', KEYS[2]) == 0
 redis.call('ZADD', KEYS[2], expiry, ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[1], 'GT', expiry, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local count = redis.call('ZCARD', KEYS[1])
 if first then

@@ -1,15 +1,15 @@
 -- Removes one connection; publishes a leave when the client has no live connection left.
 -- KEYS[1]: online set   KEYS[2]: the client's connections
 -- ARGV[1]: client id   ARGV[2]: connection key   ARGV[3]: events pub/sub channel
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- ARGV[4]: key prefix of a client's connections
+local now = now_ms()
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-if redis.call('ZCARD', KEYS[2]) > 0 then
-  return 0
+if redis.call('ZCARD', KEYS[2]) == 0 then
+  redis.call('DEL', KEYS[2])
+  if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+    redis.call('PUBLISH', ARGV[3], 'l\n' .. ARGV[1] .. '\n' .. redis.call('ZCARD', KEYS[1]))
+  end
 end
-redis.call('DEL', KEYS[2])
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('PUBLISH', ARGV[3], 'l\n' .. ARGV[1] .. '\n' .. redis.call('ZCARD', KEYS[1]))
+prune(KEYS[1], ARGV[4], ARGV[3], now)
 return 1

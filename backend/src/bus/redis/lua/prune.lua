@@ -1,0 +1,23 @@
+-- Shared prelude of the presence scripts (prepended to each): removes client ids whose every
+-- connection has expired (their instance died without cleaning up) and announces their
+-- leave, so other members learn they are gone instead of seeing them online forever.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- online: the online set; conns_prefix .. client: that client's connections.
+local function prune(online, conns_prefix, events, now)
+  for _, client in ipairs(redis.call('ZRANGEBYSCORE', online, '-inf', now)) do
+    local conns = conns_prefix .. client
+    redis.call('ZREMRANGEBYSCORE', conns, '-inf', now)
+    local newest = redis.call('ZRANGE', conns, -1, -1, 'WITHSCORES')
+    if newest[2] then
+      redis.call('ZADD', online, newest[2], client)
+    else
+      redis.call('DEL', conns)
+      redis.call('ZREM', online, client)
+      redis.call('PUBLISH', events, 'l\n' .. client .. '\n' .. redis.call('ZCARD', online))
+    end
+  end
+end
