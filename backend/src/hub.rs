@@ -8,7 +8,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        Mutex, MutexGuard,
+        Arc, Mutex, MutexGuard,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -20,7 +20,8 @@ use tokio::sync::watch;
 
 use crate::{
     bus::{Bus, BusEvent, ConnKey, EventSink},
-    outbox::{Outbound, Outbox},
+    metrics::Metrics,
+    outbox::{Offered, Outbound, Outbox},
 };
 
 /// What the hub keeps of a local connection.
@@ -37,11 +38,11 @@ struct LocalChannel {
     subscribed: watch::Receiver<bool>,
 }
 
-#[derive(Default)]
 pub struct Hub {
     /// Never held across `.await`.
     channels: Mutex<HashMap<ChannelId, LocalChannel>>,
     next_member: AtomicU64,
+    metrics: Arc<Metrics>,
 }
 
 /// A member's place in the hub, returned by [`Hub::join`] and given back to [`Hub::leave`].
@@ -49,6 +50,14 @@ pub struct Hub {
 pub struct MemberId(u64);
 
 impl Hub {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self {
+            channels: Mutex::default(),
+            next_member: AtomicU64::new(0),
+            metrics,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<ChannelId, LocalChannel>> {
         self.channels.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -146,7 +155,14 @@ impl EventSink for Hub {
 
     fn deliver(&self, channel: &ChannelId, event: BusEvent) {
         let frame = match event {
-            BusEvent::Message(message) => ServerFrame::Message(message),
+            BusEvent::Message(message) => {
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                self.metrics
+                    .pubsub_lag(now_ms.saturating_sub(message.id.millis) as f64 / 1000.0);
+                ServerFrame::Message(message)
+            }
             BusEvent::Presence {
                 event,
                 client_id,
@@ -164,7 +180,12 @@ impl EventSink for Hub {
             return;
         };
         for member in local.members.values() {
-            member.outbox.offer(outbound.clone());
+            if let Offered::TooSlow { first_close } = member.outbox.offer(outbound.clone()) {
+                self.metrics.fanout_drop();
+                if first_close {
+                    self.metrics.slow_consumer_close();
+                }
+            }
         }
     }
 }

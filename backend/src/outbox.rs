@@ -46,16 +46,18 @@ pub struct Closer {
 }
 
 impl Closer {
-    /// Requests a close; the first reason wins.
-    pub fn request(&self, code: CloseCode, description: &str) {
+    /// Requests a close; the first reason wins. Returns whether this was the first.
+    pub fn request(&self, code: CloseCode, description: &str) -> bool {
         let mut reason = self.reason.lock().unwrap_or_else(|p| p.into_inner());
-        if reason.is_none() {
-            *reason = Some(CloseReason {
-                code,
-                description: Some(description.to_owned()),
-            });
-            self.notify.notify_one();
+        if reason.is_some() {
+            return false;
         }
+        *reason = Some(CloseReason {
+            code,
+            description: Some(description.to_owned()),
+        });
+        self.notify.notify_one();
+        true
     }
 
     /// Resolves with the first requested reason.
@@ -97,6 +99,19 @@ pub struct Inbox {
     queued_bytes: Arc<AtomicUsize>,
 }
 
+/// What became of a live event offered to a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offered {
+    Queued,
+    /// The queue was full: the event was dropped and the connection asked to close
+    /// (`first_close` is true the first time).
+    TooSlow {
+        first_close: bool,
+    },
+    /// The connection is closing anyway.
+    Gone,
+}
+
 /// The connection is gone; nothing more can be queued for it.
 #[derive(Debug)]
 pub struct Gone;
@@ -121,22 +136,22 @@ pub fn outbox(limits: QueueLimits) -> (Outbox, Inbox) {
 impl Outbox {
     /// Queues a live event without waiting. A connection that cannot take it is closed
     /// (1013); the client resumes with `since` and misses nothing.
-    pub fn offer(&self, frame: Outbound) {
+    pub fn offer(&self, frame: Outbound) -> Offered {
         let len = frame.text.len();
         if self.queued_bytes.fetch_add(len, Ordering::Relaxed) + len > self.max_bytes {
             self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
-            self.too_slow();
-            return;
+            return self.too_slow();
         }
         match self.frames.try_send(frame) {
-            Ok(()) => {}
+            Ok(()) => Offered::Queued,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
-                self.too_slow();
+                self.too_slow()
             }
             // The connection is on its way out; its cleanup removes it from the hub.
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+                Offered::Gone
             }
         }
     }
@@ -156,11 +171,13 @@ impl Outbox {
         &self.closer
     }
 
-    fn too_slow(&self) {
-        self.closer.request(
-            CloseCode::Again,
-            "too slow: outbound queue full; reconnect with since",
-        );
+    fn too_slow(&self) -> Offered {
+        Offered::TooSlow {
+            first_close: self.closer.request(
+                CloseCode::Again,
+                "too slow: outbound queue full; reconnect with since",
+            ),
+        }
     }
 }
 

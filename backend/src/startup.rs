@@ -14,6 +14,7 @@ use crate::{
     },
     config::Settings,
     hub::Hub,
+    metrics::Metrics,
     presence, routes,
     state::AppState,
 };
@@ -35,7 +36,8 @@ impl Application {
     /// Builds the app on a listener the caller already bound.
     pub fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
-        let hub = Arc::new(Hub::default());
+        let metrics = Arc::new(Metrics::default());
+        let hub = Arc::new(Hub::new(metrics.clone()));
         let policy = ChannelPolicy {
             history_limit: settings.history_limit,
             history_max: settings.history_max,
@@ -53,12 +55,13 @@ impl Application {
                 },
                 policy,
                 hub.clone(),
+                metrics.clone(),
             )?),
         };
         let grace = settings.shutdown_grace;
         let workers = settings.workers;
         let handshake_timeout = settings.handshake_timeout;
-        let state = Arc::new(AppState::new(settings, hub, bus));
+        let state = Arc::new(AppState::new(settings, hub, bus, metrics));
         tokio::spawn(presence::keep_fresh(state.clone()));
 
         let data = web::Data::from(state.clone());

@@ -15,6 +15,7 @@ use crate::{
     bus::{Bus, ConnKey},
     config::Settings,
     hub::Hub,
+    metrics::Metrics,
     shutdown::{ConnectionTracker, Shutdown},
 };
 
@@ -25,6 +26,7 @@ pub struct AppState {
     pub bus: Arc<dyn Bus>,
     pub shutdown: Shutdown,
     pub connections: Arc<ConnectionTracker>,
+    pub metrics: Arc<Metrics>,
     /// Unique per process, so connection keys of two instances (or two runs of one
     /// revision) never collide in shared presence.
     pub instance_id: String,
@@ -32,7 +34,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(settings: Settings, hub: Arc<Hub>, bus: Arc<dyn Bus>) -> Self {
+    pub fn new(
+        settings: Settings,
+        hub: Arc<Hub>,
+        bus: Arc<dyn Bus>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let instance_id = format!("{}-{:08x}", settings.instance_name, random_u32());
         Self {
             limits: MessageLimits {
@@ -43,6 +50,7 @@ impl AppState {
             bus,
             shutdown: Shutdown::default(),
             connections: Arc::default(),
+            metrics,
             instance_id,
             next_connection: AtomicU64::new(0),
         }

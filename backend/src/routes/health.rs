@@ -5,10 +5,21 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::state::AppState;
+use crate::{metrics::Gauges, state::AppState};
 
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Prometheus metrics; see docs/OPERATIONS.md for what each series means.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let gauges = Gauges {
+        connections: state.connections.active(),
+        channels: state.hub.channel_count(),
+    };
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render(gauges))
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {

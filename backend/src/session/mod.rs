@@ -78,6 +78,7 @@ pub async fn run(
                     inbox,
                     last_replayed,
                     outbox.closer().clone(),
+                    state.metrics.clone(),
                 ));
                 reader::Reader::new(&state, &request, session.clone(), stream, outbox)
                     .run(writer)

@@ -84,6 +84,7 @@ impl<'a> Reader<'a> {
                             message: "frames are JSON text; binary frames are not supported".into(),
                             nonce: None,
                         };
+                        self.state.metrics.error(ErrorCode::BadFrame);
                         if self.outbox.send(Outbound::frame(&reply)).await.is_err() {
                             break;
                         }
@@ -154,6 +155,11 @@ impl<'a> Reader<'a> {
                 }
             },
         };
+        match &reply {
+            ServerFrame::Ack { .. } => self.state.metrics.message_in(),
+            ServerFrame::Error { code, .. } => self.state.metrics.error(*code),
+            _ => {}
+        }
         Outbound::frame(&reply)
     }
 }

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use actix_ws::{CloseReason, Session};
 use protocol::MessageId;
 
-use crate::outbox::{Closer, Inbox};
+use crate::{
+    metrics::Metrics,
+    outbox::{Closer, Inbox},
+};
 
 /// Writes queued frames until a close is requested (returned) or the connection is gone
 /// (`None`).
@@ -16,6 +19,7 @@ pub async fn run(
     mut inbox: Inbox,
     mut last_sent: Option<MessageId>,
     closer: Arc<Closer>,
+    metrics: Arc<Metrics>,
 ) -> Option<CloseReason> {
     loop {
         let frame = tokio::select! {
@@ -35,6 +39,9 @@ pub async fn run(
             biased;
             reason = closer.requested() => return Some(reason),
             sent = session.text(frame.text) => sent.ok()?,
+        }
+        if frame.id.is_some() {
+            metrics.message_out();
         }
     }
 }

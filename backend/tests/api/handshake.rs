@@ -70,8 +70,16 @@ async fn foreign_browser_origins_are_403(engine: Engine) {
 
 async fn probes_answer(engine: Engine) {
     let d = Deployment::start(engine, &[]).await;
-    for path in ["/healthz", "/readyz"] {
-        let (status, _) = http_get(&d.a().http_url(path)).await.unwrap();
-        assert_eq!(status, 200, "{path}");
+    let (status, _) = http_get(&d.a().http_url("/healthz")).await.unwrap();
+    assert_eq!(status, 200);
+    // Ready once the bus is: on Redis, when the pub/sub connection is up (promptly).
+    let mut ready = false;
+    for _ in 0..50 {
+        if matches!(http_get(&d.a().http_url("/readyz")).await, Ok((200, _))) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    assert!(ready);
 }

@@ -523,6 +523,28 @@ impl Client {
 
 /// A plain HTTP GET over a fresh connection: status and body (JSON when it parses).
 pub async fn http_get(url: &str) -> std::io::Result<(u16, serde_json::Value)> {
+    let (status, body) = http_get_text(url).await?;
+    Ok((
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    ))
+}
+
+/// The value of one Prometheus series (exact name with labels) at `/metrics`.
+pub async fn metric(app_port: u16, series: &str) -> f64 {
+    let (status, text) = http_get_text(&format!("http://127.0.0.1:{app_port}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+/// A plain HTTP GET over a fresh connection: status and body text.
+pub async fn http_get_text(url: &str) -> std::io::Result<(u16, String)> {
     let rest = url.strip_prefix("http://").expect("an http:// URL");
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
@@ -543,8 +565,5 @@ pub async fn http_get(url: &str) -> std::io::Result<(u16, serde_json::Value)> {
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {text}")))?;
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    Ok((
-        status,
-        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-    ))
+    Ok((status, body.to_owned()))
 }

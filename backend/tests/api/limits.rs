@@ -123,6 +123,11 @@ async fn a_slow_consumer_is_closed_without_slowing_the_others(engine: Engine) {
     );
     let close = sloth.closed().await.expect("a close frame");
     assert_eq!(u16::from(close.code), 1013);
+    assert_eq!(
+        metric(d.b().port, "chat_slow_consumer_closes_total").await,
+        1.0
+    );
+    assert!(metric(d.b().port, "chat_fanout_queue_drops_total").await >= 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

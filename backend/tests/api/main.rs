@@ -9,6 +9,7 @@ mod chat;
 mod handshake;
 mod history;
 mod limits;
+mod metrics;
 mod presence;
 mod proxy;
 mod redis_faults;

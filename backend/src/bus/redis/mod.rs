@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, watch};
 pub use self::commands::RedisSettings;
 use self::{commands::RedisCommands, subscriber::Command};
 use super::{Bus, BusError, ChannelPolicy, ConnKey, EventSink, History, Roster};
+use crate::metrics::Metrics;
 
 pub struct RedisBus {
     commands: Arc<RedisCommands>,
@@ -39,13 +40,16 @@ impl RedisBus {
         settings: RedisSettings,
         policy: ChannelPolicy,
         sink: Arc<dyn EventSink>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, BusError> {
         let client = redis::Client::open(settings.url.as_str())
             .map_err(|e| BusError::Unavailable(format!("bad REDIS_URL: {e}")))?;
         let commands = Arc::new(RedisCommands::new(settings, policy)?);
         let (requests, queue) = mpsc::unbounded_channel();
         let (up, subscriber_up) = watch::channel(false);
-        tokio::spawn(subscriber::Subscriber::new(client, commands.clone(), queue, sink, up).run());
+        tokio::spawn(
+            subscriber::Subscriber::new(client, commands.clone(), queue, sink, up, metrics).run(),
+        );
         Ok(Self {
             commands,
             subscriber: requests,

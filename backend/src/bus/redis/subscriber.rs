@@ -29,7 +29,10 @@ use super::{
     events,
     keys::{ChannelKeys, channel_of_events},
 };
-use crate::bus::{BusError, BusEvent, EventSink};
+use crate::{
+    bus::{BusError, BusEvent, EventSink},
+    metrics::Metrics,
+};
 
 /// What the hub asks of the subscriber.
 pub enum Command {
@@ -56,6 +59,7 @@ pub struct Subscriber {
     sink: Arc<dyn EventSink>,
     /// Whether the connection is up, for `/readyz`.
     up: watch::Sender<bool>,
+    metrics: Arc<Metrics>,
     wanted: HashMap<ChannelId, Subscription>,
 }
 
@@ -78,6 +82,7 @@ impl Subscriber {
         requests: mpsc::UnboundedReceiver<Command>,
         sink: Arc<dyn EventSink>,
         up: watch::Sender<bool>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             client,
@@ -85,15 +90,21 @@ impl Subscriber {
             requests,
             sink,
             up,
+            metrics,
             wanted: HashMap::new(),
         }
     }
 
     pub async fn run(mut self) {
         let mut backoff = FIRST_BACKOFF;
+        let mut connected_before = false;
         loop {
             match tokio::time::timeout(CONNECT_TIMEOUT, self.client.get_async_pubsub()).await {
                 Ok(Ok(pubsub)) => {
+                    if connected_before {
+                        self.metrics.redis_reconnect();
+                    }
+                    connected_before = true;
                     let (sink, stream) = pubsub.split();
                     log::info!(channels = self.wanted.len(); "Subscriber connected.");
                     match self.serve(sink, stream).await {
