@@ -202,7 +202,10 @@ pub struct BackendProcess {
 
 impl BackendProcess {
     pub async fn start(env: &[(&str, &str)]) -> Self {
-        let port = free_port();
+        Self::start_on(free_port(), env).await
+    }
+
+    pub async fn start_on(port: u16, env: &[(&str, &str)]) -> Self {
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_backend"))
             .env("PORT", port.to_string())
             .env("RUST_LOG", "warn")
@@ -229,6 +232,15 @@ impl BackendProcess {
 
     pub fn pid(&self) -> u32 {
         self.child.id().expect("running")
+    }
+
+    /// SIGTERM: the graceful stop Cloud Run asks for.
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
     }
 
     /// SIGKILL: no cleanup of any kind.

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod chaos;
 mod chat;
 mod handshake;
 mod history;
