@@ -5,6 +5,8 @@ use std::{collections::HashMap, time::Duration};
 
 use protocol::frames::DEFAULT_MAX_MESSAGE_CHARS;
 
+use crate::auth::{MIN_SECRET_LEN, TokenAuthority};
+
 /// Origins the browser page is served from when run locally (see the README).
 pub const DEFAULT_ALLOWED_ORIGINS: &str = "http://localhost:3000,http://127.0.0.1:3000";
 
@@ -46,6 +48,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// HTTP worker threads; by default one per CPU core.
     pub workers: Option<usize>,
+    /// When set, connections need a token signed with it.
+    pub auth: Option<TokenAuthority>,
     /// Tells operators which instance a client was on; `K_REVISION` on Cloud Run.
     pub instance_name: String,
 }
@@ -203,6 +207,16 @@ impl Settings {
             workers: get("WORKERS")
                 .map(|raw| number("WORKERS", Some(raw), 1, 1))
                 .transpose()?,
+            auth: match get("AUTH_JWT_SECRET") {
+                None => None,
+                Some(secret) if secret.len() < MIN_SECRET_LEN => {
+                    return Err(ConfigError::Invalid {
+                        name: "AUTH_JWT_SECRET",
+                        reason: format!("must be at least {MIN_SECRET_LEN} bytes"),
+                    });
+                }
+                Some(secret) => Some(TokenAuthority::new(secret.as_bytes())),
+            },
             instance_name: get("K_REVISION").unwrap_or("local").to_owned(),
         })
     }

@@ -4,6 +4,8 @@
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use protocol::{IdError, MessageIdError};
 
+use crate::auth::AuthError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum HandshakeError {
     #[error("channel id {0}")]
@@ -16,6 +18,8 @@ pub enum HandshakeError {
     InvalidQuery(String),
     #[error("this endpoint only speaks WebSocket: {0}")]
     NotWebSocket(String),
+    #[error("not authorized: {0}")]
+    Unauthorized(AuthError),
     #[error("origin {0:?} is not allowed to connect")]
     OriginNotAllowed(String),
     #[error("this instance is shutting down; connect again")]
@@ -33,6 +37,7 @@ impl HandshakeError {
             HandshakeError::InvalidQuery(_) => "invalid_query",
             HandshakeError::NotWebSocket(_) => "not_websocket",
             HandshakeError::OriginNotAllowed(_) => "origin_not_allowed",
+            HandshakeError::Unauthorized(_) => "unauthorized",
             HandshakeError::ShuttingDown => "shutting_down",
             HandshakeError::TooManyConnections => "too_many_connections",
         }
@@ -43,6 +48,7 @@ impl ResponseError for HandshakeError {
     fn status_code(&self) -> StatusCode {
         match self {
             HandshakeError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
+            HandshakeError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             HandshakeError::ShuttingDown | HandshakeError::TooManyConnections => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

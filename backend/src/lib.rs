@@ -3,6 +3,7 @@
 //! Stateless instances behind a load balancer without session affinity; every instance sees
 //! every message of the channels its clients are in through the [`bus`].
 //!
+//! - [`auth`]: optional HS256 tokens checked before the upgrade.
 //! - [`config`]: settings from the environment, validated up front.
 //! - [`startup`]: builds the app on a listener (port 0 in tests) and runs it until a stop
 //!   signal, then shuts down gracefully ([`shutdown`]).
@@ -15,6 +16,7 @@
 //! - [`metrics`]: counters and gauges served at `/metrics`.
 //! - [`presence`]: keeps this instance's connections present in the shared roster.
 
+pub mod auth;
 pub mod bus;
 pub mod config;
 pub mod error;

@@ -7,7 +7,16 @@ use std::collections::HashMap;
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use protocol::{ChannelId, ClientId, MessageId, frames::MAX_FRAME_BYTES};
 
-use crate::{error::HandshakeError, session, state::AppState};
+use crate::{auth::AuthError, error::HandshakeError, session, state::AppState};
+
+fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
 
 pub async fn connect(
     req: HttpRequest,
@@ -51,6 +60,19 @@ fn validate(req: &HttpRequest, state: &AppState) -> Result<session::Request, Han
         if !state.settings.allowed_origins.allows(origin) {
             return Err(HandshakeError::OriginNotAllowed(origin.to_owned()));
         }
+    }
+    if let Some(authority) = &state.settings.auth {
+        let token = query
+            .get("token")
+            .map(String::as_str)
+            .or_else(|| bearer_token(req))
+            .ok_or(HandshakeError::Unauthorized(AuthError::Missing))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        authority
+            .verify(token, &client, &channel, now)
+            .map_err(HandshakeError::Unauthorized)?;
     }
     if state.shutdown.has_begun() {
         return Err(HandshakeError::ShuttingDown);

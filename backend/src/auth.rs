@@ -1,0 +1,220 @@
+//! Optional authentication: HS256 JSON Web Tokens.
+//!
+//! With `AUTH_JWT_SECRET` set, every connection must carry a token (`?token=` — browsers
+//! cannot set headers on a WebSocket — or `Authorization: Bearer`) whose `sub` is the client
+//! id, whose `exp` has not passed, and whose optional `channels` claim lists the channel.
+//! Only HS256 is accepted: the algorithm comes from our configuration, never from the token.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::{Hmac, KeyInit, Mac};
+use protocol::{ChannelId, ClientId};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Shortest secret accepted: HS256 with a short key can be brute-forced offline.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Why a token was refused. Deliberately coarse in what it tells a client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("a token is required (?token= or Authorization: Bearer)")]
+    Missing,
+    #[error("the token is malformed")]
+    Malformed,
+    #[error("the token's algorithm is not HS256")]
+    WrongAlgorithm,
+    #[error("the token's signature is invalid")]
+    BadSignature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    #[error("the token was issued for another client id")]
+    WrongClient,
+    #[error("the token does not grant this channel")]
+    ChannelNotGranted,
+}
+
+/// The claims this service reads and issues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The client id the token holder may connect as.
+    pub sub: String,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    /// When present, the only channels the holder may join.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+}
+
+#[derive(Clone)]
+pub struct TokenAuthority {
+    secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for TokenAuthority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenAuthority { secret: <redacted> }")
+    }
+}
+
+impl TokenAuthority {
+    pub fn new(secret: &[u8]) -> Self {
+        Self {
+            secret: secret.to_vec(),
+        }
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        // HMAC takes keys of any length; this cannot fail.
+        <HmacSha256 as KeyInit>::new_from_slice(&self.secret)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
+    }
+
+    /// Signs `claims` (for operators' `chat-token` command and for tests).
+    pub fn issue(&self, claims: &Claims) -> String {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
+        let signing_input = format!("{header}.{payload}");
+        let mut mac = self.mac();
+        mac.update(signing_input.as_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{signing_input}.{signature}")
+    }
+
+    /// Checks that `token` lets `client` join `channel` at `now` (seconds since the epoch).
+    pub fn verify(
+        &self,
+        token: &str,
+        client: &ClientId,
+        channel: &ChannelId,
+        now: u64,
+    ) -> Result<Claims, AuthError> {
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(AuthError::Malformed);
+        };
+        let decode = |part: &str| {
+            URL_SAFE_NO_PAD
+                .decode(part)
+                .map_err(|_| AuthError::Malformed)
+        };
+        let header: Header =
+            serde_json::from_slice(&decode(header)?).map_err(|_| AuthError::Malformed)?;
+        if header.alg != "HS256" {
+            return Err(AuthError::WrongAlgorithm);
+        }
+        let mut mac = self.mac();
+        mac.update(token[..token.len() - signature.len() - 1].as_bytes());
+        mac.verify_slice(&decode(signature)?)
+            .map_err(|_| AuthError::BadSignature)?;
+        let claims: Claims =
+            serde_json::from_slice(&decode(payload)?).map_err(|_| AuthError::Malformed)?;
+        if claims.exp <= now {
+            return Err(AuthError::Expired);
+        }
+        if claims.nbf.is_some_and(|nbf| nbf > now) {
+            return Err(AuthError::NotYetValid);
+        }
+        if claims.sub != client.as_str() {
+            return Err(AuthError::WrongClient);
+        }
+        if let Some(channels) = &claims.channels
+            && !channels.iter().any(|c| c == channel.as_str())
+        {
+            return Err(AuthError::ChannelNotGranted);
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn ids() -> (ClientId, ChannelId) {
+        (
+            ClientId::parse("alice").unwrap(),
+            ChannelId::parse("room").unwrap(),
+        )
+    }
+
+    fn claims() -> Claims {
+        Claims {
+            sub: "alice".into(),
+            exp: NOW + 60,
+            nbf: None,
+            channels: Some(vec!["room".into(), "other".into()]),
+        }
+    }
+
+    #[test]
+    fn a_token_it_issued_verifies() {
+        let authority = TokenAuthority::new(b"0123456789abcdef0123456789abcdef");
+        let (client, channel) = ids();
+        let token = authority.issue(&claims());
+        assert_eq!(
+            authority.verify(&token, &client, &channel, NOW),
+            Ok(claims())
+        );
+    }
+
+    #[test]
+    fn refuses_what_it_must() {
+        let authority = TokenAuthority::new(b"0123456789abcdef0123456789abcdef");
+        let other = TokenAuthority::new(b"another secret of the right length!!");
+        let (client, channel) = ids();
+        let token = authority.issue(&claims());
+        let check = |t: &str, now| authority.verify(t, &client, &channel, now);
+        assert_eq!(check(&token, NOW + 60), Err(AuthError::Expired));
+        assert_eq!(
+            check(&other.issue(&claims()), NOW),
+            Err(AuthError::BadSignature)
+        );
+        assert_eq!(check("a.b", NOW), Err(AuthError::Malformed));
+        assert_eq!(check("", NOW), Err(AuthError::Malformed));
+        // Tampering with the payload breaks the signature.
+        let mut forged = claims();
+        forged.sub = "mallory".into();
+        let parts: Vec<&str> = token.split('.').collect();
+        let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
+        let tampered = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+        assert_eq!(check(&tampered, NOW), Err(AuthError::BadSignature));
+        // `alg: none` is never accepted.
+        let none = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),
+            parts[1]
+        );
+        assert_eq!(check(&none, NOW), Err(AuthError::WrongAlgorithm));
+        let bob = ClientId::parse("bob").unwrap();
+        assert_eq!(
+            authority.verify(&token, &bob, &channel, NOW),
+            Err(AuthError::WrongClient)
+        );
+        let elsewhere = ChannelId::parse("elsewhere").unwrap();
+        assert_eq!(
+            authority.verify(&token, &client, &elsewhere, NOW),
+            Err(AuthError::ChannelNotGranted)
+        );
+        let mut later = claims();
+        later.nbf = Some(NOW + 10);
+        assert_eq!(
+            check(&authority.issue(&later), NOW),
+            Err(AuthError::NotYetValid)
+        );
+    }
+}
