@@ -115,8 +115,10 @@ impl TokenAuthority {
         if header.alg != "HS256" {
             return Err(AuthError::WrongAlgorithm);
         }
+        // What was signed: everything before the last dot.
+        let signed = token.rsplit_once('.').map_or("", |(signed, _)| signed);
         let mut mac = self.mac();
-        mac.update(token[..token.len() - signature.len() - 1].as_bytes());
+        mac.update(signed.as_bytes());
         mac.verify_slice(&decode(signature)?)
             .map_err(|_| AuthError::BadSignature)?;
         let claims: Claims =
