@@ -48,6 +48,9 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// HTTP worker threads; by default one per CPU core.
     pub workers: Option<usize>,
+    /// Connections are closed (1012) after about this long, before the platform's request
+    /// timeout cuts them (Cloud Run: up to 60 min), each at a jittered moment.
+    pub connection_max_age: Duration,
     /// When set, connections need a token signed with it.
     pub auth: Option<TokenAuthority>,
     /// Tells operators which instance a client was on; `K_REVISION` on Cloud Run.
@@ -207,6 +210,7 @@ impl Settings {
             workers: get("WORKERS")
                 .map(|raw| number("WORKERS", Some(raw), 1, 1))
                 .transpose()?,
+            connection_max_age: secs("CONNECTION_MAX_AGE_SECS", 3300)?,
             auth: match get("AUTH_JWT_SECRET") {
                 None => None,
                 Some(secret) if secret.len() < MIN_SECRET_LEN => {

@@ -52,6 +52,11 @@ impl<'a> Reader<'a> {
 
     /// Runs until the connection must end; returns the close frame to send, if any.
     pub async fn run(mut self, mut writer: JoinHandle<Option<CloseReason>>) -> Option<CloseReason> {
+        // Leave before the platform's request timeout does it for us, at a moment of our own
+        // choosing (the last tenth of the allowed age, at random) so clients that connected
+        // together do not all reconnect together.
+        let max_age = self.state.settings.connection_max_age;
+        let retire_at = Instant::now() + max_age.mul_f64(0.9 + 0.1 * unit_random());
         let ping_every = self.state.settings.ping_interval;
         let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
         let mut pong_due: Option<Instant> = None;
@@ -65,6 +70,10 @@ impl<'a> Reader<'a> {
                         break;
                     }
                     pong_due.get_or_insert(Instant::now() + self.state.settings.pong_timeout);
+                }
+                _ = tokio::time::sleep_until(retire_at) => {
+                    self.close(CloseCode::Restart, "connection reached its maximum age; reconnect with since");
+                    break;
                 }
                 _ = tokio::time::sleep_until(pong_deadline), if pong_due.is_some() => {
                     self.close(CloseCode::Away, "no pong within the timeout");
@@ -162,4 +171,12 @@ impl<'a> Reader<'a> {
         }
         Outbound::frame(&reply)
     }
+}
+
+/// A number in [0, 1), from std's randomly keyed hasher: enough to spread reconnects.
+fn unit_random() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0);
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }

@@ -72,3 +72,19 @@ async fn shutdown_closes_clients_in_batches() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// Connections leave before a platform request timeout would cut them: after at most
+/// `CONNECTION_MAX_AGE_SECS` (in its last tenth), with 1012 so the client resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_connections_are_retired_before_the_request_timeout() {
+    let d = Deployment::start(Engine::Embedded, &[("CONNECTION_MAX_AGE_SECS", "1")]).await;
+    let started = Instant::now();
+    let (mut alice, _) = Client::join(&d.a().ws_url("room", "alice")).await;
+    let close = alice.closed().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), 1012);
+    let age = started.elapsed();
+    assert!(
+        age >= Duration::from_millis(850) && age < Duration::from_millis(1500),
+        "{age:?}"
+    );
+}
