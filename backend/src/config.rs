@@ -53,8 +53,11 @@ pub struct Settings {
     pub connection_max_age: Duration,
     /// When set, connections need a token signed with it.
     pub auth: Option<TokenAuthority>,
-    /// Tells operators which instance a client was on; `K_REVISION` on Cloud Run.
-    pub instance_name: String,
+    /// Names this process in logs, metrics, presence and `welcome`: `K_REVISION` (Cloud Run)
+    /// or `local`, plus a random suffix, so two instances of one revision differ.
+    pub instance_id: String,
+    /// One JSON object per log line (Cloud Logging's shape) instead of human-readable lines.
+    pub json_logs: bool,
 }
 
 /// Which browser origins may open a WebSocket (defence against cross-site WebSocket
@@ -221,9 +224,32 @@ impl Settings {
                 }
                 Some(secret) => Some(TokenAuthority::new(secret.as_bytes())),
             },
-            instance_name: get("K_REVISION").unwrap_or("local").to_owned(),
+            instance_id: format!(
+                "{}-{:08x}",
+                get("K_REVISION").unwrap_or("local"),
+                random_u32()
+            ),
+            json_logs: match get("LOG_FORMAT") {
+                Some("json") => true,
+                Some("text") => false,
+                None => vars.contains_key("K_SERVICE"),
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "LOG_FORMAT",
+                        reason: format!("{other:?} is neither json nor text"),
+                    });
+                }
+            },
         })
     }
+}
+
+/// Randomness for ids that only need to be unique, from std's randomly keyed hasher.
+fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.finish() as u32
 }
 
 /// Every WebSocket costs one file descriptor: allow what the process's open-file limit

@@ -13,6 +13,7 @@
 //! - [`hub`]: this instance's connections per channel and the fan-out to them.
 //! - [`outbox`]: a connection's bounded outbound queue and how it is closed.
 //! - [`bus`]: the store-and-publish engines (embedded, Redis) behind one trait.
+//! - [`logging`]: human or Cloud Logging JSON lines.
 //! - [`metrics`]: counters and gauges served at `/metrics`.
 //! - [`presence`]: keeps this instance's connections present in the shared roster.
 
@@ -21,6 +22,7 @@ pub mod bus;
 pub mod config;
 pub mod error;
 pub mod hub;
+pub mod logging;
 pub mod metrics;
 pub mod outbox;
 pub mod presence;

@@ -1,9 +1,9 @@
-use backend::{config::Settings, shutdown, startup::Application};
+use backend::{config::Settings, logging, shutdown, startup::Application};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let settings = Settings::from_env()?;
+    logging::init(settings.json_logs, &settings.instance_id);
     let bus = match &settings.redis_url {
         Some(_) => "redis",
         None => "embedded",

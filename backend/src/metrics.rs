@@ -33,7 +33,8 @@ pub struct Metrics {
 }
 
 /// Gauges read at scrape time from their owners.
-pub struct Gauges {
+pub struct Gauges<'a> {
+    pub instance: &'a str,
     pub connections: usize,
     pub channels: usize,
 }
@@ -91,12 +92,18 @@ impl Metrics {
     pub fn render(&self, gauges: Gauges) -> String {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut out = String::with_capacity(2048);
+        let _ = writeln!(
+            out,
+            "# HELP chat_instance_info This instance's id (as in logs and welcome).\n# TYPE chat_instance_info gauge\nchat_instance_info{{instance=\"{}\"}} 1",
+            gauges.instance
+        );
         let mut series = |name: &str, kind: &str, help: &str, value: u64| {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
         };
+
         series(
             "chat_connections",
             "gauge",
@@ -185,9 +192,11 @@ mod tests {
         m.pubsub_lag(0.003);
         m.pubsub_lag(2.0);
         let text = m.render(Gauges {
+            instance: "rev-1",
             connections: 3,
             channels: 1,
         });
+        assert!(text.contains("chat_instance_info{instance=\"rev-1\"} 1\n"));
         assert!(text.contains("\nchat_connections 3\n"));
         assert!(text.contains("\nchat_messages_in_total 1\n"));
         assert!(text.contains("chat_errors_total{code=\"rate_limited\"} 1\n"));

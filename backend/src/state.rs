@@ -1,12 +1,8 @@
 //! What every request handler and session shares.
 
-use std::{
-    collections::hash_map::RandomState,
-    hash::{BuildHasher, Hasher},
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
 };
 
 use protocol::MessageLimits;
@@ -40,7 +36,7 @@ impl AppState {
         bus: Arc<dyn Bus>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let instance_id = format!("{}-{:08x}", settings.instance_name, random_u32());
+        let instance_id = settings.instance_id.clone();
         Self {
             limits: MessageLimits {
                 max_chars: settings.max_message_chars,
@@ -60,16 +56,4 @@ impl AppState {
         let n = self.next_connection.fetch_add(1, Ordering::Relaxed);
         format!("{}-{n}", self.instance_id)
     }
-}
-
-/// Randomness for ids that only need to be unique, from std's randomly keyed hasher.
-fn random_u32() -> u32 {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    hasher.write_u32(std::process::id());
-    hasher.finish() as u32
 }

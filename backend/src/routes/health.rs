@@ -14,6 +14,7 @@ pub async fn healthz() -> HttpResponse {
 /// Prometheus metrics; see docs/OPERATIONS.md for what each series means.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let gauges = Gauges {
+        instance: &state.instance_id,
         connections: state.connections.active(),
         channels: state.hub.channel_count(),
     };

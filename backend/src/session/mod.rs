@@ -71,21 +71,23 @@ pub async fn run(
     )
     .await;
     let goodbye = match joined {
-        Ok((roster, history)) => match greet(&mut session, &request, roster, history).await {
-            Some(last_replayed) => {
-                let writer = actix_web::rt::spawn(writer::run(
-                    session.clone(),
-                    inbox,
-                    last_replayed,
-                    outbox.closer().clone(),
-                    state.metrics.clone(),
-                ));
-                reader::Reader::new(&state, &request, session.clone(), stream, outbox)
-                    .run(writer)
-                    .await
+        Ok((roster, history)) => {
+            match greet(&mut session, &state.instance_id, &request, roster, history).await {
+                Some(last_replayed) => {
+                    let writer = actix_web::rt::spawn(writer::run(
+                        session.clone(),
+                        inbox,
+                        last_replayed,
+                        outbox.closer().clone(),
+                        state.metrics.clone(),
+                    ));
+                    reader::Reader::new(&state, &request, session.clone(), stream, outbox)
+                        .run(writer)
+                        .await
+                }
+                None => None,
             }
-            None => None,
-        },
+        }
         Err(e) => {
             log::warn!(channel:% = request.channel, error:% = e; "Could not join a client.");
             let refusal = ServerFrame::Error {
@@ -144,6 +146,7 @@ async fn join(
 /// `None` when the client is already gone.
 async fn greet(
     session: &mut Session,
+    instance: &str,
     request: &Request,
     roster: Roster,
     history: History,
@@ -154,6 +157,7 @@ async fn greet(
         online: roster.online,
         online_count: roster.online_count,
         recovered: history.recovered,
+        instance: instance.to_owned(),
     };
     session.text(welcome.to_json()).await.ok()?;
     let mut last = request.since.filter(|_| history.recovered);

@@ -39,3 +39,26 @@ async fn metrics_count_messages_errors_and_connections(engine: Engine) {
     assert!(metric(b, "chat_messages_out_total").await >= 3.0);
     assert!(metric(b, "chat_pubsub_lag_seconds_count").await >= 3.0);
 }
+
+on_every_engine!(welcome_names_the_instance_as_metrics_do);
+
+async fn welcome_names_the_instance_as_metrics_do(engine: Engine) {
+    let d = Deployment::start(engine, &[("K_REVISION", "rev-7")]).await;
+    let mut names = Vec::new();
+    for app in &d.instances {
+        let (_client, welcome) = Client::join(&app.ws_url("room", "alice")).await;
+        let ServerFrame::Welcome { instance, .. } = welcome else {
+            unreachable!()
+        };
+        assert!(instance.starts_with("rev-7-"), "{instance}");
+        let (_, text) = http_get_text(&app.http_url("/metrics")).await.unwrap();
+        assert!(text.contains(&format!("chat_instance_info{{instance=\"{instance}\"}} 1")));
+        names.push(instance);
+    }
+    names.dedup();
+    assert_eq!(
+        names.len(),
+        d.instances.len(),
+        "instances must not share an id"
+    );
+}

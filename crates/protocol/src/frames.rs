@@ -67,6 +67,9 @@ pub enum ServerFrame {
         online_count: u64,
         /// True when the connection resumed with `since` and nothing after it was lost.
         recovered: bool,
+        /// Which backend instance serves this connection, for support and debugging.
+        #[serde(default)]
+        instance: String,
     },
     Message(ChatMessage),
     /// To the sender only, once its message is stored and published.
@@ -340,6 +343,7 @@ mod tests {
                 online: vec![ClientId::parse("bob").unwrap()],
                 online_count: 1,
                 recovered: false,
+                instance: "rev-1-0a1b2c3d".into(),
             },
             ServerFrame::Presence {
                 event: PresenceEvent::Leave,
