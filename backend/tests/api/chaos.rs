@@ -191,7 +191,7 @@ async fn chatter(
                 _ = done.changed() => return,
                 _ = tick.tick(), if welcomed => {
                     let now = Instant::now();
-                    if *sending.borrow() && counter % 4 == 0 {
+                    if *sending.borrow() && counter.is_multiple_of(4) {
                         pending.push_back((format!("{base}#{counter}"), None));
                     }
                     counter += 1;

@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 use protocol::{
-    ChannelId, ClientFrame, ClientId, ErrorCode, MessageId, MessageLimits,
-    frames::MAX_NONCE_CHARS, ids::MAX_ID_LEN,
+    ChannelId, ClientFrame, ClientId, ErrorCode, MessageId, MessageLimits, frames::MAX_NONCE_CHARS,
+    ids::MAX_ID_LEN,
 };
 
 const LIMITS: MessageLimits = MessageLimits { max_chars: 100 };
