@@ -16,6 +16,9 @@ pub struct Settings {
     pub port: u16,
     /// `None` runs the embedded single-instance bus.
     pub redis_url: Option<String>,
+    /// PEM certificate(s) to trust for `rediss://` (Memorystore's server CA), instead of
+    /// the system's roots.
+    pub redis_ca_cert: Option<Vec<u8>>,
     pub redis_pool_size: usize,
     pub redis_timeout: Duration,
     pub history_limit: usize,
@@ -159,6 +162,22 @@ impl Settings {
         Ok(Self {
             port: number("PORT", get("PORT"), 8080, 0)?,
             redis_url,
+            redis_ca_cert: match get("REDIS_CA_CERT") {
+                None => None,
+                Some(path) => {
+                    let pem = std::fs::read(path).map_err(|e| ConfigError::Invalid {
+                        name: "REDIS_CA_CERT",
+                        reason: format!("cannot read {path}: {e}"),
+                    })?;
+                    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+                        return Err(ConfigError::Invalid {
+                            name: "REDIS_CA_CERT",
+                            reason: format!("{path} holds no PEM certificate"),
+                        });
+                    }
+                    Some(pem)
+                }
+            },
             redis_pool_size: number("REDIS_POOL_SIZE", get("REDIS_POOL_SIZE"), 8, 1)?,
             redis_timeout: secs("REDIS_TIMEOUT_SECS", 3)?,
             history_limit,
@@ -299,6 +318,9 @@ mod tests {
             ("REDIS_URL", "localhost:6379"),
             ("HISTORY_MAX", "0"),
             ("ALLOWED_ORIGINS", "localhost:3000"),
+            ("REDIS_CA_CERT", "/nonexistent/ca.pem"),
+            ("LOG_FORMAT", "xml"),
+            ("AUTH_JWT_SECRET", "too-short"),
         ] {
             let err = Settings::from_vars(vars(&[(name, value)])).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");

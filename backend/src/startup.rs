@@ -48,6 +48,7 @@ impl Application {
             Some(url) => Arc::new(RedisBus::start(
                 RedisSettings {
                     url: url.clone(),
+                    ca_cert: settings.redis_ca_cert.clone(),
                     pool_size: settings.redis_pool_size,
                     command_timeout: settings.redis_timeout,
                     presence_ttl: settings.presence_ttl,

@@ -15,6 +15,7 @@ mod metrics;
 mod presence;
 mod proxy;
 mod redis_faults;
+mod redis_tls;
 mod redis_usage;
 mod shutdown;
 mod subscriber_faults;

@@ -16,7 +16,10 @@ use crate::bus::{BusError, ChannelPolicy, ConnKey, History, Roster};
 /// Settings of the Redis bus.
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
+    /// `redis://` or `rediss://` (TLS), with `user:password@` for AUTH.
     pub url: String,
+    /// PEM roots to trust for `rediss://` instead of the system's.
+    pub ca_cert: Option<Vec<u8>>,
     pub pool_size: usize,
     /// Longest a single command may take before its caller is told `unavailable`.
     pub command_timeout: Duration,
@@ -24,6 +27,24 @@ pub struct RedisSettings {
     pub presence_ttl: Duration,
     /// How often the subscriber connection is pinged to find out it hangs.
     pub subscriber_ping: Duration,
+}
+
+impl RedisSettings {
+    /// A client for `url`, trusting `ca_cert` when given.
+    pub fn client(&self) -> Result<redis::Client, BusError> {
+        let bad_url = |e: redis::RedisError| BusError::Unavailable(format!("bad REDIS_URL: {e}"));
+        match &self.ca_cert {
+            None => redis::Client::open(self.url.as_str()).map_err(bad_url),
+            Some(pem) => redis::Client::build_with_tls(
+                self.url.as_str(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.clone()),
+                },
+            )
+            .map_err(bad_url),
+        }
+    }
 }
 
 pub struct RedisCommands {
@@ -39,20 +60,20 @@ type Entry = (String, Vec<String>);
 impl RedisCommands {
     /// Creates the pool; connections are opened on first use, so Redis may be away now.
     pub fn new(settings: RedisSettings, policy: ChannelPolicy) -> Result<Self, BusError> {
-        let mut config = deadpool_redis::Config::from_url(settings.url.clone());
-        config.pool = Some(deadpool_redis::PoolConfig {
-            max_size: settings.pool_size,
-            timeouts: deadpool_redis::Timeouts {
-                wait: Some(settings.command_timeout),
-                create: Some(settings.command_timeout),
-                // Recycling pings the connection; a hung one must be dropped (and a fresh one
-                // made) well within the command timeout.
-                recycle: Some(settings.command_timeout / 4),
-            },
-            ..Default::default()
-        });
-        let pool = config
-            .create_pool(Some(Runtime::Tokio1))
+        // The client carries the TLS roots; the pool's manager is built from its connection
+        // info so pooled connections trust the same CA as the subscriber.
+        let client = settings.client()?;
+        let manager = deadpool_redis::Manager::new(client.get_connection_info().clone())
+            .map_err(|e| BusError::Unavailable(format!("bad REDIS_URL: {e}")))?;
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(settings.command_timeout))
+            .create_timeout(Some(settings.command_timeout))
+            // Recycling pings the connection; a hung one must be dropped (and a fresh one
+            // made) well within the command timeout.
+            .recycle_timeout(Some(settings.command_timeout / 4))
+            .build()
             .map_err(|e| BusError::Unavailable(format!("cannot create the Redis pool: {e}")))?;
         Ok(Self {
             pool,

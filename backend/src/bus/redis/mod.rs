@@ -42,8 +42,10 @@ impl RedisBus {
         sink: Arc<dyn EventSink>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, BusError> {
-        let client = redis::Client::open(settings.url.as_str())
-            .map_err(|e| BusError::Unavailable(format!("bad REDIS_URL: {e}")))?;
+        // rustls is built without a default crypto provider; ring is the one we ship. An
+        // error only means a provider is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = settings.client()?;
         let commands = Arc::new(RedisCommands::new(settings, policy)?);
         let (requests, queue) = mpsc::unbounded_channel();
         let (up, subscriber_up) = watch::channel(false);
