@@ -75,6 +75,8 @@ impl Application {
             server = server.workers(workers);
         }
         let server = server
+            // Chat frames are small and latency-bound: never let Nagle hold them back.
+            .tcp_nodelay(true)
             .client_request_timeout(handshake_timeout)
             .listen(listener)?
             .disable_signals()
