@@ -76,7 +76,11 @@ impl Application {
         }
         let server = server
             // Chat frames are small and latency-bound: never let Nagle hold them back.
-            .tcp_nodelay(true)
+            .on_connect(|connection, _| {
+                if let Some(socket) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                    let _ = socket.set_nodelay(true);
+                }
+            })
             .client_request_timeout(handshake_timeout)
             .listen(listener)?
             .disable_signals()
