@@ -39,12 +39,24 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub async fn start() -> Self {
-        Self::start_on(free_port(), None).await
+        for _ in 0..5 {
+            if let Some(server) = Self::try_start_on(free_port(), None).await {
+                return server;
+            }
+        }
+        panic!("no redis-server could start");
+    }
+
+    pub async fn start_on(port: u16, persistence: Option<std::path::PathBuf>) -> Self {
+        Self::try_start_on(port, persistence)
+            .await
+            .unwrap_or_else(|| panic!("redis-server on port {port} did not come up"))
     }
 
     /// Starts on `port`; with a directory, keeps an fsynced append-only file there so a
-    /// restart on the same directory finds the data again.
-    pub async fn start_on(port: u16, persistence: Option<std::path::PathBuf>) -> Self {
+    /// restart on the same directory finds the data again. `None` if it exits at once (the
+    /// port was taken meanwhile).
+    async fn try_start_on(port: u16, persistence: Option<std::path::PathBuf>) -> Option<Self> {
         let mut command = Command::new("redis-server");
         command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -60,13 +72,12 @@ impl RedisServer {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server must be installed (see README)");
-        let server = Self {
+        let mut server = Self {
             port,
             persistence,
             child: Some(child),
         };
-        server.wait_until_up().await;
-        server
+        server.wait_until_up().await.then_some(server)
     }
 
     /// Kills the server and starts a new one on the same port (and data directory).
@@ -79,8 +90,16 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    async fn wait_until_up(&self) {
+    async fn wait_until_up(&mut self) -> bool {
         for _ in 0..100 {
+            let exited = self
+                .child
+                .as_mut()
+                .is_none_or(|c| c.try_wait().ok().flatten().is_some());
+            if exited {
+                self.child = None;
+                return false;
+            }
             if let Ok(client) = redis::Client::open(self.url())
                 && let Ok(mut c) = client.get_multiplexed_async_connection().await
                 && redis::cmd("PING")
@@ -88,11 +107,12 @@ impl RedisServer {
                     .await
                     .is_ok()
             {
-                return;
+                return true;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("redis-server on port {} did not come up", self.port);
+        self.kill();
+        false
     }
 
     /// Kills the server (SIGKILL) and waits for it to be gone.
@@ -201,29 +221,63 @@ pub struct BackendProcess {
 }
 
 impl BackendProcess {
+    /// Starts on a free port. Another test may grab the port between our probe and the
+    /// backend's bind; then the backend exits and we try another.
     pub async fn start(env: &[(&str, &str)]) -> Self {
-        Self::start_on(free_port(), env).await
+        for _ in 0..10 {
+            if let Some(started) = Self::try_start_on(free_port(), env).await {
+                return started;
+            }
+        }
+        panic!("no backend process could start");
     }
 
+    /// Starts on `port` (a restart on the port a previous process had).
     pub async fn start_on(port: u16, env: &[(&str, &str)]) -> Self {
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_backend"))
+        Self::try_start_on(port, env)
+            .await
+            .unwrap_or_else(|| panic!("backend process on port {port} did not become ready"))
+    }
+
+    /// `None` if the process exits before it is ready (port taken). Readiness is checked
+    /// against this very process: its instance id, which carries a name given here, must be
+    /// the one `/metrics` reports, not that of whoever else might answer on the port.
+    async fn try_start_on(port: u16, env: &[(&str, &str)]) -> Option<Self> {
+        static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let name = format!(
+            "proc-{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_backend"))
             .env("PORT", port.to_string())
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "error")
+            .env("K_REVISION", &name)
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .expect("backend binary");
-        for _ in 0..100 {
-            if matches!(
+        let ours = format!("chat_instance_info{{instance=\"{name}-");
+        for _ in 0..200 {
+            if child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
+            let ready = matches!(
                 http_get(&format!("http://127.0.0.1:{port}/readyz")).await,
                 Ok((200, _))
-            ) {
-                return Self { port, child };
+            );
+            if ready
+                && let Ok((200, metrics)) =
+                    http_get_text(&format!("http://127.0.0.1:{port}/metrics")).await
+                && metrics.contains(&ours)
+            {
+                return Some(Self { port, child });
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("backend process on port {port} did not become ready");
+        let _ = child.start_kill();
+        None
     }
 
     pub fn ws_url(&self, channel: &str, client: &str) -> String {
