@@ -1,6 +1,7 @@
 # One service account per workload, each with only what it uses:
-#   backend:  read its three secrets. Nothing else (Cloud Run collects stdout logs and
-#             platform metrics without any role on the runtime service account).
+#   backend:  read its secrets (the Redis URL; the Redis CA with redis_tls; the JWT secret with
+#             require_tokens). Nothing else (Cloud Run collects stdout logs and platform
+#             metrics without any role on the runtime service account).
 #   frontend: nothing at all.
 #   deployer: what cloudbuild.yaml does: push images to this repository and deploy new
 #             revisions of these two services running as the two accounts above.
@@ -22,11 +23,9 @@ resource "google_service_account" "deployer" {
 
 locals {
   backend_secrets = merge(
-    {
-      redis_url = google_secret_manager_secret.redis_url.id
-      jwt       = google_secret_manager_secret.jwt.id
-    },
+    { redis_url = google_secret_manager_secret.redis_url.id },
     var.redis_tls ? { redis_ca = google_secret_manager_secret.redis_ca[0].id } : {},
+    var.require_tokens ? { jwt = google_secret_manager_secret.jwt[0].id } : {},
   )
 }
 
@@ -77,7 +76,7 @@ resource "google_project_iam_member" "deployer_logs" {
 # attach an IAM token to a WebSocket). Organisations with domain-restricted sharing must
 # allow allUsers for these two services.
 resource "google_cloud_run_v2_service_iam_member" "public" {
-  # Public by design; the backend enforces ALLOWED_ORIGINS (and AUTH_JWT_SECRET once shipped).
+  # Public by design; the backend enforces ALLOWED_ORIGINS and, with require_tokens, JWT tokens.
   for_each = {
     backend  = google_cloud_run_v2_service.backend.name
     frontend = google_cloud_run_v2_service.frontend.name

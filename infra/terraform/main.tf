@@ -23,6 +23,8 @@ locals {
 
   allowed_origins = join(",", concat([local.frontend_url], var.extra_allowed_origins))
 
+  # rediss://:<auth>@<host>:6378 with in-transit encryption, redis://:<auth>@<host>:6379 without
+  # (Memorystore reports the port that matches its transit_encryption_mode).
   redis_scheme = var.redis_tls ? "rediss" : "redis"
   redis_url    = "${local.redis_scheme}://:${google_redis_instance.chat.auth_string}@${google_redis_instance.chat.host}:${google_redis_instance.chat.port}"
 

@@ -1,6 +1,7 @@
 # Memorystore for Redis, Standard tier: a primary and a replica in another zone with automatic
-# failover, AUTH on, and TLS (server authentication) so the backend connects with rediss:// and
-# verifies the instance's own CA (mounted into the backend as a file, REDIS_CA_CERT).
+# failover, AUTH on, and with redis_tls (the default) TLS with server authentication on port
+# 6378: the backend connects with rediss:// and verifies the instance's own server CA (secret
+# <prefix>-redis-ca, mounted into the backend as the file REDIS_CA_CERT names).
 # Persistence: RDB snapshots every hour on top of the replica (the compose twin uses an AOF).
 
 data "google_compute_network" "vpc" {

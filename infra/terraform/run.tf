@@ -11,7 +11,8 @@ resource "google_cloud_run_v2_service" "backend" {
 
   template {
     service_account = google_service_account.backend.email
-    # A WebSocket is one request: Cloud Run ends it after `timeout`, and clients reconnect
+    # A WebSocket is one request: Cloud Run ends it after `timeout`. The backend retires
+    # sockets with 1012 before that (CONNECTION_MAX_AGE_SECS, 3300 s) and clients reconnect
     # with ?since= (gap-free resume). 3600 s is Cloud Run's maximum.
     timeout                          = "3600s"
     max_instance_request_concurrency = 1000 # each open WebSocket is one concurrent request
@@ -62,7 +63,7 @@ resource "google_cloud_run_v2_service" "backend" {
         value = "8" # Cloud Run sends SIGKILL 10 s after SIGTERM
       }
       env {
-        name  = "LOG_FORMAT" # planned: structured logs for Cloud Logging
+        name  = "LOG_FORMAT" # JSON lines for Cloud Logging (also the default when K_SERVICE is set)
         value = "json"
       }
       env {
@@ -74,19 +75,26 @@ resource "google_cloud_run_v2_service" "backend" {
           }
         }
       }
-      env {
-        name = "AUTH_JWT_SECRET" # planned
-        value_source {
-          secret_key_ref {
-            secret  = google_secret_manager_secret.jwt.secret_id
-            version = "latest"
+      dynamic "env" {
+        # Only with require_tokens: tokens required on every connection (HS256, issued with
+        # chat-token, 401 without). The stock browser page sends none (docs/DEPLOY.md section 2).
+        for_each = var.require_tokens ? [google_secret_manager_secret.jwt[0].secret_id] : []
+        content {
+          name = "AUTH_JWT_SECRET"
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = "latest"
+            }
           }
         }
       }
       dynamic "env" {
+        # With redis_tls: the Memorystore server CA (PEM file from the redis-ca volume below)
+        # that the backend trusts for the rediss:// REDIS_URL.
         for_each = var.redis_tls ? ["/secrets/redis-ca/ca.pem"] : []
         content {
-          name  = "REDIS_CA_CERT" # planned: CA to verify Memorystore's certificate
+          name  = "REDIS_CA_CERT"
           value = env.value
         }
       }
@@ -98,7 +106,8 @@ resource "google_cloud_run_v2_service" "backend" {
         }
       }
 
-      # Startup: ready means Redis answers. Liveness: the process serves HTTP.
+      # Startup: ready means Redis answers and the pub/sub connection is up. Liveness: the
+      # process serves HTTP. (/metrics is served on the same port; no scraper configured.)
       startup_probe {
         http_get {
           path = "/readyz"

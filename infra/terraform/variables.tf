@@ -45,9 +45,15 @@ variable "redis_memory_size_gb" {
 }
 
 variable "redis_tls" {
-  description = "In-transit encryption on Memorystore (rediss:// on port 6378 with the instance's CA). Needs the backend's rediss:// + REDIS_CA_CERT support (planned); false gives redis:// on 6379 for backends without it."
+  description = "In-transit encryption on Memorystore (recommended): TLS with server authentication, REDIS_URL rediss://:<auth>@<host>:6378 and the instance's server CA mounted as the file REDIS_CA_CERT names. false: plain redis://:<auth>@<host>:6379. Changing it replaces the Redis instance (history is lost)."
   type        = bool
   default     = true
+}
+
+variable "require_tokens" {
+  description = "Give the backend AUTH_JWT_SECRET (a generated secret in Secret Manager), so every WebSocket needs an HS256 token (?token=, issued with chat-token) and is refused with 401 otherwise. Default false because the stock browser page served by the frontend sends no token: with true it cannot connect. Set true for API/bot clients or a custom page that obtains tokens."
+  type        = bool
+  default     = false
 }
 
 variable "backend_max_instances" {

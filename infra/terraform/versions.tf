@@ -12,7 +12,8 @@ terraform {
     }
   }
 
-  # Keep state in a bucket, not on a laptop: it holds the Redis AUTH string and the JWT secret.
+  # Keep state in a bucket, not on a laptop: it holds the Redis AUTH string (and the JWT secret
+  # with require_tokens).
   # terraform init -backend-config="bucket=<your-state-bucket>" -backend-config="prefix=chat"
   backend "gcs" {}
 }
