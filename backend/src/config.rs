@@ -14,8 +14,10 @@ pub const DEFAULT_ALLOWED_ORIGINS: &str = "http://localhost:3000,http://127.0.0.
 pub struct Settings {
     /// Port to listen on (all interfaces); 0 picks a free one (tests).
     pub port: u16,
-    /// `None` runs the embedded single-instance bus.
+    /// `None` (and no cluster) runs the embedded single-instance bus.
     pub redis_url: Option<String>,
+    /// Seed nodes of a Redis Cluster; selects cluster mode (sharded pub/sub).
+    pub redis_cluster_urls: Option<Vec<String>>,
     /// PEM certificate(s) to trust for `rediss://` (Memorystore's server CA), instead of
     /// the system's roots.
     pub redis_ca_cert: Option<Vec<u8>>,
@@ -150,6 +152,31 @@ impl Settings {
                 reason: "must start with redis:// or rediss://".into(),
             });
         }
+        let redis_cluster_urls = get("REDIS_CLUSTER_URLS").map(|raw| {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        });
+        if let Some(urls) = &redis_cluster_urls {
+            if redis_url.is_some() {
+                return Err(ConfigError::Invalid {
+                    name: "REDIS_CLUSTER_URLS",
+                    reason: "set either REDIS_URL (one Redis) or REDIS_CLUSTER_URLS (a cluster), not both".into(),
+                });
+            }
+            if urls.is_empty()
+                || urls
+                    .iter()
+                    .any(|u| !(u.starts_with("redis://") || u.starts_with("rediss://")))
+            {
+                return Err(ConfigError::Invalid {
+                    name: "REDIS_CLUSTER_URLS",
+                    reason: "must be comma-separated redis:// or rediss:// seed node URLs".into(),
+                });
+            }
+        }
         let history_limit = number("HISTORY_LIMIT", get("HISTORY_LIMIT"), 50, 0)?;
         let history_max = number("HISTORY_MAX", get("HISTORY_MAX"), 1000, 1)?;
         if history_limit > history_max {
@@ -162,6 +189,7 @@ impl Settings {
         Ok(Self {
             port: number("PORT", get("PORT"), 8080, 0)?,
             redis_url,
+            redis_cluster_urls,
             redis_ca_cert: match get("REDIS_CA_CERT") {
                 None => None,
                 Some(path) => {
@@ -320,11 +348,18 @@ mod tests {
             ("ALLOWED_ORIGINS", "localhost:3000"),
             ("REDIS_CA_CERT", "/nonexistent/ca.pem"),
             ("LOG_FORMAT", "xml"),
+            ("REDIS_CLUSTER_URLS", "node-1:7000"),
             ("AUTH_JWT_SECRET", "too-short"),
         ] {
             let err = Settings::from_vars(vars(&[(name, value)])).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");
         }
+        let err = Settings::from_vars(vars(&[
+            ("REDIS_URL", "redis://a:6379"),
+            ("REDIS_CLUSTER_URLS", "redis://b:7000"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
         let err = Settings::from_vars(vars(&[("HISTORY_LIMIT", "20"), ("HISTORY_MAX", "10")]))
             .unwrap_err();
         assert!(err.to_string().contains("HISTORY_MAX"));

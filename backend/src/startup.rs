@@ -43,21 +43,29 @@ impl Application {
             history_max: settings.history_max,
             dedupe_window: settings.dedupe_window,
         };
-        let bus: Arc<dyn Bus> = match &settings.redis_url {
-            None => Arc::new(EmbeddedBus::new(hub.clone(), policy)),
-            Some(url) => Arc::new(RedisBus::start(
-                RedisSettings {
-                    url: url.clone(),
-                    ca_cert: settings.redis_ca_cert.clone(),
-                    pool_size: settings.redis_pool_size,
-                    command_timeout: settings.redis_timeout,
-                    presence_ttl: settings.presence_ttl,
-                    subscriber_ping: settings.subscriber_ping,
-                },
+        let redis = RedisSettings {
+            url: settings.redis_url.clone().unwrap_or_default(),
+            ca_cert: settings.redis_ca_cert.clone(),
+            pool_size: settings.redis_pool_size,
+            command_timeout: settings.redis_timeout,
+            presence_ttl: settings.presence_ttl,
+            subscriber_ping: settings.subscriber_ping,
+        };
+        let bus: Arc<dyn Bus> = match (&settings.redis_url, &settings.redis_cluster_urls) {
+            (Some(_), _) => Arc::new(RedisBus::start(
+                redis,
                 policy,
                 hub.clone(),
                 metrics.clone(),
             )?),
+            (None, Some(seeds)) => Arc::new(RedisBus::start_cluster(
+                seeds,
+                redis,
+                policy,
+                hub.clone(),
+                metrics.clone(),
+            )?),
+            (None, None) => Arc::new(EmbeddedBus::new(hub.clone(), policy)),
         };
         let grace = settings.shutdown_grace;
         let workers = settings.workers;

@@ -151,9 +151,10 @@ impl Bus for EmbeddedBus {
     ) -> Result<History, BusError> {
         let channels = self.lock();
         let Some(state) = channels.get(channel) else {
+            // A client that has seen nothing of an empty channel missed nothing.
             return Ok(History {
                 messages: Vec::new(),
-                recovered: false,
+                recovered: since == Some(MessageId::ZERO),
             });
         };
         if let Some(since) = since

@@ -60,7 +60,7 @@ async fn chaos() {
 
     let data = std::env::temp_dir().join(format!("chat-chaos-{}", free_port()));
     std::fs::create_dir_all(&data).unwrap();
-    let mut redis = RedisServer::start_on(free_port(), Some(data.clone())).await;
+    let mut redis = RedisServer::start_on(stable_port(), Some(data.clone())).await;
     let env = [
         ("REDIS_URL", redis.url()),
         ("SHUTDOWN_SPREAD_MS", "500".into()),
@@ -68,7 +68,11 @@ async fn chaos() {
         ("RATE_LIMIT_BURST", "100".into()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (port_a, port_b) = (free_port(), free_port());
+    // Restarted on the same ports: keep them out of the ephemeral range.
+    let port_a = stable_port();
+    let port_b = std::iter::repeat_with(stable_port)
+        .find(|p| *p != port_a)
+        .unwrap();
     let mut a = BackendProcess::start_on(port_a, &env).await;
     let mut b = BackendProcess::start_on(port_b, &env).await;
     let proxy = Proxy::start(vec![

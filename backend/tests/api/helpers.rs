@@ -30,6 +30,24 @@ pub fn free_port() -> u16 {
         .expect("no free port")
 }
 
+/// A free port outside the kernel's ephemeral range, for a server that will be restarted on
+/// the same port: an outgoing connection can never be holding it as its local port.
+pub fn stable_port() -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let span = low.saturating_sub(10_000).max(1);
+    let seed = free_port();
+    for i in 0..1000u32 {
+        let port = 10_000 + ((u32::from(seed) * 7919 + i * 104_729) % u32::from(span)) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below the ephemeral range");
+}
+
 /// A `redis-server` of the test's own, on a free port, stopped (by pid) when dropped.
 pub struct RedisServer {
     pub port: u16,
@@ -40,7 +58,7 @@ pub struct RedisServer {
 impl RedisServer {
     pub async fn start() -> Self {
         for _ in 0..5 {
-            if let Some(server) = Self::try_start_on(free_port(), None).await {
+            if let Some(server) = Self::try_start_on(stable_port(), None).await {
                 return server;
             }
         }
@@ -311,12 +329,15 @@ impl BackendProcess {
 pub struct Deployment {
     pub instances: Vec<TestApp>,
     pub redis: Option<RedisServer>,
+    pub cluster: Option<crate::cluster_harness::RedisCluster>,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub enum Engine {
     Embedded,
     Redis,
+    /// Two instances on a three-primary Redis Cluster (sharded pub/sub).
+    Cluster,
 }
 
 impl Deployment {
@@ -326,7 +347,25 @@ impl Deployment {
             Engine::Embedded => Self {
                 instances: vec![TestApp::spawn(None, overrides)],
                 redis: None,
+                cluster: None,
             },
+            Engine::Cluster => {
+                let cluster = crate::cluster_harness::RedisCluster::start(3, 0).await;
+                let seeds = cluster.seeds();
+                let with_cluster: Vec<(&str, &str)> = overrides
+                    .iter()
+                    .copied()
+                    .chain([("REDIS_CLUSTER_URLS", seeds.as_str())])
+                    .collect();
+                Self {
+                    instances: vec![
+                        TestApp::spawn(None, &with_cluster),
+                        TestApp::spawn(None, &with_cluster),
+                    ],
+                    redis: None,
+                    cluster: Some(cluster),
+                }
+            }
             Engine::Redis => {
                 let redis = RedisServer::start().await;
                 let url = redis.url();
@@ -336,6 +375,7 @@ impl Deployment {
                         TestApp::spawn(Some(&url), overrides),
                     ],
                     redis: Some(redis),
+                    cluster: None,
                 }
             }
         }
@@ -366,6 +406,11 @@ macro_rules! on_every_engine {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn redis() {
                     super::$name($crate::helpers::Engine::Redis).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn cluster() {
+                    super::$name($crate::helpers::Engine::Cluster).await;
                 }
             }
         )*

@@ -3,11 +3,13 @@
 //! test runs twice: on the embedded bus (one instance) and on Redis (two instances).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cluster_harness;
 mod helpers;
 
 mod auth;
 mod chaos;
 mod chat;
+mod cluster;
 mod handshake;
 mod history;
 mod limits;

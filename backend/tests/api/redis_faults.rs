@@ -46,7 +46,7 @@ async fn redis_restart_without_persistence_is_signalled_not_silent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restart_with_persistence_continues_without_a_gap() {
     let data = tempdir();
-    let redis = RedisServer::start_on(free_port(), Some(data.clone())).await;
+    let redis = RedisServer::start_on(stable_port(), Some(data.clone())).await;
     let url = redis.url();
     let mut d = Deployment {
         instances: vec![
@@ -54,6 +54,7 @@ async fn redis_restart_with_persistence_continues_without_a_gap() {
             TestApp::spawn(Some(&url), &[]),
         ],
         redis: Some(redis),
+        cluster: None,
     };
     let (mut alice, _) = Client::join(&d.a().ws_url("room", "alice")).await;
     let (mut bob, _) = Client::join(&d.b().ws_url("room", "bob")).await;

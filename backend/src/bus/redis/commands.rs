@@ -10,7 +10,10 @@ use protocol::{
     ChannelId, ChatMessage, ClientId, MessageId, frames::MAX_WELCOME_ONLINE, time::rfc3339_millis,
 };
 
-use super::{keys::ChannelKeys, scripts::Scripts};
+use super::{
+    keys::ChannelKeys,
+    scripts::{Publish, Scripts},
+};
 use crate::bus::{BusError, ChannelPolicy, ConnKey, History, Roster};
 
 /// Settings of the Redis bus.
@@ -47,8 +50,53 @@ impl RedisSettings {
     }
 }
 
+/// Where commands run: a pool of connections to one Redis, or the cluster connection, which
+/// is multiplexed per node and routes each command (by its first key) to the slot's owner,
+/// following MOVED/ASK redirects itself — a pool on top of it would add nothing.
+enum Source {
+    Pool(Pool),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+/// A connection from either source, usable wherever redis-rs takes one.
+pub enum Conn {
+    Pooled(deadpool_redis::Connection),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Conn {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Conn::Pooled(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Conn::Pooled(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Pooled(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 pub struct RedisCommands {
-    pool: Pool,
+    source: Source,
     scripts: Scripts,
     policy: ChannelPolicy,
     settings: RedisSettings,
@@ -76,11 +124,26 @@ impl RedisCommands {
             .build()
             .map_err(|e| BusError::Unavailable(format!("cannot create the Redis pool: {e}")))?;
         Ok(Self {
-            pool,
-            scripts: Scripts::new(),
+            source: Source::Pool(pool),
+            scripts: Scripts::new(Publish::Plain),
             policy,
             settings,
         })
+    }
+
+    /// Commands over a Redis Cluster connection; messages are published with `SPUBLISH`
+    /// (sharded pub/sub) so each stays on its channel's shard.
+    pub fn cluster(
+        connection: redis::cluster_async::ClusterConnection,
+        settings: RedisSettings,
+        policy: ChannelPolicy,
+    ) -> Self {
+        Self {
+            source: Source::Cluster(connection),
+            scripts: Scripts::new(Publish::Sharded),
+            policy,
+            settings,
+        }
     }
 
     pub fn settings(&self) -> &RedisSettings {
@@ -90,15 +153,18 @@ impl RedisCommands {
     /// Runs one command on a pooled connection within the command timeout.
     async fn with_connection<T, F, Fut>(&self, command: F) -> Result<T, BusError>
     where
-        F: FnOnce(deadpool_redis::Connection) -> Fut,
+        F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let work = async {
-            let connection = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| BusError::Unavailable(e.to_string()))?;
+            let connection = match &self.source {
+                Source::Pool(pool) => Conn::Pooled(
+                    pool.get()
+                        .await
+                        .map_err(|e| BusError::Unavailable(e.to_string()))?,
+                ),
+                Source::Cluster(connection) => Conn::Cluster(connection.clone()),
+            };
             command(connection).await.map_err(|e| {
                 if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
                     BusError::Unavailable(e.to_string())

@@ -8,11 +8,13 @@
 //! - Presence is a sorted set per channel scored by expiry; instances refresh their own
 //!   connections, so a crashed instance's entries vanish after the presence TTL.
 
+mod cluster_subscriber;
 mod commands;
 pub mod events;
 pub mod keys;
 mod scripts;
 mod subscriber;
+mod tracked;
 
 use std::sync::Arc;
 
@@ -51,6 +53,58 @@ impl RedisBus {
         let (up, subscriber_up) = watch::channel(false);
         tokio::spawn(
             subscriber::Subscriber::new(client, commands.clone(), queue, sink, up, metrics).run(),
+        );
+        Ok(Self {
+            commands,
+            subscriber: requests,
+            subscriber_up,
+        })
+    }
+}
+
+impl RedisBus {
+    /// The same bus on a Redis Cluster: every key and the (sharded) pub/sub channel of one
+    /// chat channel live on one shard, commands follow the slot map, and events travel by
+    /// `SPUBLISH`/`SSUBSCRIBE`. `seeds` are any of the cluster's nodes.
+    pub fn start_cluster(
+        seeds: &[String],
+        settings: RedisSettings,
+        policy: ChannelPolicy,
+        sink: Arc<dyn EventSink>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, BusError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (push_sender, pushes) = mpsc::unbounded_channel();
+        let mut builder = redis::cluster::ClusterClientBuilder::new(seeds.to_vec())
+            .use_protocol(redis::ProtocolVersion::RESP3)
+            .push_sender(push_sender)
+            .connection_timeout(settings.command_timeout)
+            .response_timeout(settings.command_timeout);
+        if let Some(pem) = &settings.ca_cert {
+            builder = builder.certs(redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.clone()),
+            });
+        }
+        let client = builder
+            .build()
+            .map_err(|e| BusError::Unavailable(format!("bad REDIS_CLUSTER_URLS: {e}")))?;
+        let connection = client
+            .get_pending_async_connection_with_config(redis::cluster::ClusterConfig::default());
+        let commands = Arc::new(RedisCommands::cluster(connection.clone(), settings, policy));
+        let (requests, queue) = mpsc::unbounded_channel();
+        let (up, subscriber_up) = watch::channel(false);
+        tokio::spawn(
+            cluster_subscriber::ClusterSubscriber::new(
+                connection,
+                commands.clone(),
+                queue,
+                pushes,
+                sink,
+                up,
+                metrics,
+            )
+            .run(),
         );
         Ok(Self {
             commands,

@@ -6,6 +6,14 @@
 
 use redis::Script;
 
+/// How the scripts publish: `PUBLISH` on one Redis, `SPUBLISH` (sharded, Redis ≥ 7) on a
+/// cluster, where a channel's events must stay on the shard that holds its keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publish {
+    Plain,
+    Sharded,
+}
+
 pub struct Scripts {
     pub publish: Script,
     pub history: Script,
@@ -15,10 +23,17 @@ pub struct Scripts {
 }
 
 impl Scripts {
-    pub fn new() -> Self {
+    pub fn new(publish: Publish) -> Self {
+        let script = |body: &str| {
+            Script::new(&match publish {
+                Publish::Plain => body.to_owned(),
+                Publish::Sharded => body.replace("redis.call('PUBLISH'", "redis.call('SPUBLISH'"),
+            })
+        };
+        let with_prune = |body: &str| script(&format!("{}\n{body}", include_str!("lua/prune.lua")));
         Self {
-            publish: Script::new(include_str!("lua/publish.lua")),
-            history: Script::new(include_str!("lua/history.lua")),
+            publish: script(include_str!("lua/publish.lua")),
+            history: script(include_str!("lua/history.lua")),
             presence_join: with_prune(include_str!("lua/presence_join.lua")),
             presence_leave: with_prune(include_str!("lua/presence_leave.lua")),
             presence_refresh: with_prune(include_str!("lua/presence_refresh.lua")),
@@ -26,6 +41,20 @@ impl Scripts {
     }
 }
 
-fn with_prune(body: &str) -> Script {
-    Script::new(&format!("{}\n{body}", include_str!("lua/prune.lua")))
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sharded_scripts_never_use_plain_publish() {
+        let bodies = [
+            include_str!("lua/publish.lua"),
+            include_str!("lua/prune.lua"),
+            include_str!("lua/presence_join.lua"),
+            include_str!("lua/presence_leave.lua"),
+        ];
+        for body in bodies {
+            let sharded = body.replace("redis.call('PUBLISH'", "redis.call('SPUBLISH'");
+            assert!(!sharded.contains("'PUBLISH'"), "{body}");
+        }
+        assert!(include_str!("lua/publish.lua").contains("redis.call('PUBLISH'"));
+    }
 }

@@ -6,31 +6,20 @@
 //! redis crate's own task into an unbounded buffer, so Redis never cuts it off for a full
 //! output buffer while this instance is busy.
 //!
-//! Delivery per channel is gap-free and in id order, across reconnects:
-//! - before subscribing a channel, the task notes the id of its newest message (the
-//!   baseline); clients joining read history after the subscription is live, so anything
-//!   between the baseline and the subscription reaches them through history;
-//! - it remembers the last message id it delivered per channel and drops anything not newer;
-//! - when the connection drops (or stops answering pings), it reconnects with backoff,
-//!   subscribes again to every channel that still has local members, and backfills each from
-//!   the stream after the last id it delivered. If the stream no longer holds that id's
-//!   successors, it tells the hub, which asks the channel's clients to reconnect and resume
-//!   (they then learn `recovered: false`).
+//! When the connection drops (or stops answering pings), the task reconnects with backoff,
+//! subscribes again to every channel that still has local members and backfills each (see
+//! [`super::tracked`] for the rules that keep delivery gap-free and in order).
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
-use protocol::{ChannelId, MessageId};
+use protocol::ChannelId;
 use redis::aio::{PubSubSink, PubSubStream};
 use tokio::sync::{mpsc, watch};
 
-use super::{
-    commands::RedisCommands,
-    events,
-    keys::{ChannelKeys, channel_of_events},
-};
+use super::{commands::RedisCommands, keys::ChannelKeys, tracked::Tracked};
 use crate::{
-    bus::{BusError, BusEvent, EventSink},
+    bus::{BusError, EventSink},
     metrics::Metrics,
 };
 
@@ -44,23 +33,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// A channel with local members.
-struct Subscription {
-    /// Tells the channel's joiners whether events are being delivered.
-    live: watch::Sender<bool>,
-    /// The newest message id delivered to the hub (or the baseline); `None` until known.
-    last: Option<MessageId>,
-}
-
 pub struct Subscriber {
     client: redis::Client,
     commands: Arc<RedisCommands>,
     requests: mpsc::UnboundedReceiver<Command>,
-    sink: Arc<dyn EventSink>,
     /// Whether the connection is up, for `/readyz`.
     up: watch::Sender<bool>,
     metrics: Arc<Metrics>,
-    wanted: HashMap<ChannelId, Subscription>,
+    channels: Tracked,
 }
 
 /// Why a connected session of the subscriber ended.
@@ -88,10 +68,9 @@ impl Subscriber {
             client,
             commands,
             requests,
-            sink,
             up,
             metrics,
-            wanted: HashMap::new(),
+            channels: Tracked::new(sink),
         }
     }
 
@@ -106,7 +85,7 @@ impl Subscriber {
                     }
                     connected_before = true;
                     let (sink, stream) = pubsub.split();
-                    log::info!(channels = self.wanted.len(); "Subscriber connected.");
+                    log::info!(channels = self.channels.wanted.len(); "Subscriber connected.");
                     match self.serve(sink, stream).await {
                         Ended::BusDropped => return,
                         Ended::ConnectionLost(why) => {
@@ -114,9 +93,7 @@ impl Subscriber {
                         }
                     }
                     self.up.send_replace(false);
-                    for subscription in self.wanted.values() {
-                        subscription.live.send_replace(false);
-                    }
+                    self.channels.set_all_live(false);
                 }
                 Ok(Err(e)) => log::warn!(error:% = e; "Subscriber could not connect."),
                 Err(_) => log::warn!("Subscriber connection attempt timed out."),
@@ -138,11 +115,9 @@ impl Subscriber {
                 _ = &mut deadline => return true,
                 request = self.requests.recv() => match request {
                     None => return false,
-                    Some(Command::Subscribe(channel, live)) => {
-                        self.wanted.insert(channel, Subscription { live, last: None });
-                    }
+                    Some(Command::Subscribe(channel, live)) => self.channels.want(channel, live),
                     Some(Command::Unsubscribe(channel)) => {
-                        self.wanted.remove(&channel);
+                        self.channels.wanted.remove(&channel);
                     }
                 },
             }
@@ -167,7 +142,7 @@ impl Subscriber {
                         }
                     }
                     Some(Command::Unsubscribe(channel)) => {
-                        self.wanted.remove(&channel);
+                        self.channels.wanted.remove(&channel);
                         if let Err(e) = sink.unsubscribe(ChannelKeys::new(&channel).events()).await {
                             return Ended::ConnectionLost(e.to_string());
                         }
@@ -175,7 +150,9 @@ impl Subscriber {
                 },
                 message = stream.next() => match message {
                     None => return Ended::ConnectionLost("the connection closed".into()),
-                    Some(message) => self.on_message(&message),
+                    Some(message) => self
+                        .channels
+                        .on_payload(message.get_channel_name(), message.get_payload_bytes()),
                 },
                 _ = ping.tick() => {
                     // A socket can hang without erroring; only an answer proves it works.
@@ -196,84 +173,37 @@ impl Subscriber {
         channel: ChannelId,
         live: watch::Sender<bool>,
     ) -> Result<(), Ended> {
-        // A channel is only ever subscribed while absent from `wanted`; replace defensively
-        // so the newest joiners' watch is the one that gets told.
-        let last = self.wanted.remove(&channel).and_then(|old| old.last);
-        let subscription = self
-            .wanted
-            .entry(channel.clone())
-            .or_insert(Subscription { live, last });
-        if subscription.last.is_none() {
-            subscription.last = Some(self.commands.last_id(&channel).await?);
-        }
+        self.channels.want(channel.clone(), live);
+        self.channels
+            .ensure_baseline(&self.commands, &channel)
+            .await?;
         sink.subscribe(ChannelKeys::new(&channel).events())
             .await
             .map_err(|e| Ended::ConnectionLost(e.to_string()))?;
-        subscription.live.send_replace(true);
+        if let Some(subscription) = self.channels.wanted.get(&channel) {
+            subscription.live.send_replace(true);
+        }
         Ok(())
     }
 
     /// After a (re)connect: subscribe to every wanted channel, then deliver from each
     /// stream what was published while the connection was down.
     async fn resubscribe(&mut self, sink: &mut PubSubSink) -> Result<(), Ended> {
-        let channels: Vec<ChannelId> = self.wanted.keys().cloned().collect();
-        let mut backfill = Vec::new();
-        for channel in channels {
-            let Some(subscription) = self.wanted.get_mut(&channel) else {
-                continue;
-            };
-            match subscription.last {
-                Some(last) => backfill.push((channel.clone(), last)),
-                None => subscription.last = Some(self.commands.last_id(&channel).await?),
-            }
-            sink.subscribe(ChannelKeys::new(&channel).events())
+        let channels: Vec<ChannelId> = self.channels.wanted.keys().cloned().collect();
+        for channel in &channels {
+            self.channels
+                .ensure_baseline(&self.commands, channel)
+                .await?;
+            sink.subscribe(ChannelKeys::new(channel).events())
                 .await
                 .map_err(|e| Ended::ConnectionLost(e.to_string()))?;
-            subscription.live.send_replace(true);
+            if let Some(subscription) = self.channels.wanted.get(channel) {
+                subscription.live.send_replace(true);
+            }
         }
-        for (channel, last) in backfill {
-            let history = self.commands.history(&channel, Some(last)).await?;
-            if !history.recovered {
-                log::warn!(channel:% = channel; "Messages were lost while the subscriber was down; members must resume.");
-                if let Some(newest) = history.messages.last()
-                    && let Some(subscription) = self.wanted.get_mut(&channel)
-                {
-                    subscription.last = Some(newest.id);
-                }
-                self.sink.gap(&channel);
-                continue;
-            }
-            if !history.messages.is_empty() {
-                log::info!(channel:% = channel, missed = history.messages.len(); "Backfilled messages missed while reconnecting.");
-            }
-            for message in history.messages {
-                self.deliver(&channel, BusEvent::Message(message));
-            }
+        for channel in &channels {
+            self.channels.backfill(&self.commands, channel).await?;
         }
         Ok(())
-    }
-
-    fn on_message(&mut self, message: &redis::Msg) {
-        let Some(channel) = channel_of_events(message.get_channel_name()) else {
-            return;
-        };
-        match events::decode(&channel, message.get_payload_bytes()) {
-            Ok(event) => self.deliver(&channel, event),
-            Err(e) => log::warn!(channel:% = channel, error:% = e; "Dropped an unreadable event."),
-        }
-    }
-
-    /// Hands an event to the hub, dropping messages already delivered.
-    fn deliver(&mut self, channel: &ChannelId, event: BusEvent) {
-        let Some(subscription) = self.wanted.get_mut(channel) else {
-            return;
-        };
-        if let BusEvent::Message(message) = &event {
-            if subscription.last.is_some_and(|last| message.id <= last) {
-                return;
-            }
-            subscription.last = Some(message.id);
-        }
-        self.sink.deliver(channel, event);
     }
 }

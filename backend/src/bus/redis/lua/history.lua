@@ -8,7 +8,15 @@
 local function recent()
   return {0, redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[2])}
 end
-if ARGV[1] == '' or redis.call('EXISTS', KEYS[1]) == 0 then
+if ARGV[1] == '' then
+  return recent()
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  -- No stream: a client that has seen nothing (0-0) missed nothing; any other since was
+  -- issued by a history that is gone.
+  if ARGV[1] == '0-0' then
+    return {1, {}}
+  end
   return recent()
 end
 local function parse(id)

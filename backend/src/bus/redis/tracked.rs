@@ -1,0 +1,124 @@
+//! The channels a subscriber serves, and the rules that keep each one's delivery gap-free
+//! and in id order across reconnects and topology changes. Shared by the single-Redis and
+//! the cluster subscriber; only how they talk to Redis differs.
+//!
+//! - Before a channel is subscribed, the id of its newest message is noted (the baseline):
+//!   clients joining read history after the subscription is live, so whatever lies between
+//!   the baseline and the subscription reaches them through history.
+//! - The last message id handed to the hub is remembered per channel; nothing older or equal
+//!   is handed over again.
+//! - After any (re)subscription, the channel is backfilled from its stream after that id.
+//!   If the stream no longer holds those messages, the hub is told, and it asks the
+//!   channel's clients to resume (they then learn `recovered: false`).
+
+use std::{collections::HashMap, sync::Arc};
+
+use protocol::{ChannelId, MessageId};
+use tokio::sync::watch;
+
+use super::{commands::RedisCommands, events, keys::channel_of_events};
+use crate::bus::{BusError, BusEvent, EventSink};
+
+/// A channel with local members.
+pub struct Subscription {
+    /// Tells the channel's joiners whether events are being delivered.
+    pub live: watch::Sender<bool>,
+    /// The newest message id delivered to the hub (or the baseline); `None` until known.
+    pub last: Option<MessageId>,
+}
+
+pub struct Tracked {
+    pub wanted: HashMap<ChannelId, Subscription>,
+    sink: Arc<dyn EventSink>,
+}
+
+impl Tracked {
+    pub fn new(sink: Arc<dyn EventSink>) -> Self {
+        Self {
+            wanted: HashMap::new(),
+            sink,
+        }
+    }
+
+    /// Starts tracking a channel (replacing any stale entry, so the newest joiners' watch is
+    /// the one that gets told), keeping what is known of its position.
+    pub fn want(&mut self, channel: ChannelId, live: watch::Sender<bool>) {
+        let last = self.wanted.remove(&channel).and_then(|old| old.last);
+        self.wanted.insert(channel, Subscription { live, last });
+    }
+
+    pub fn set_all_live(&self, live: bool) {
+        for subscription in self.wanted.values() {
+            subscription.live.send_replace(live);
+        }
+    }
+
+    /// Notes the channel's newest id if its position is not known yet.
+    pub async fn ensure_baseline(
+        &mut self,
+        commands: &RedisCommands,
+        channel: &ChannelId,
+    ) -> Result<(), BusError> {
+        if self.wanted.get(channel).is_some_and(|s| s.last.is_none()) {
+            let baseline = commands.last_id(channel).await?;
+            if let Some(subscription) = self.wanted.get_mut(channel) {
+                subscription.last = Some(baseline);
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers what the channel's stream holds after the last id delivered.
+    pub async fn backfill(
+        &mut self,
+        commands: &RedisCommands,
+        channel: &ChannelId,
+    ) -> Result<(), BusError> {
+        let Some(last) = self.wanted.get(channel).and_then(|s| s.last) else {
+            return Ok(());
+        };
+        let history = commands.history(channel, Some(last)).await?;
+        if !history.recovered {
+            log::warn!(channel:% = channel; "Messages were lost while the subscription was down; members must resume.");
+            if let Some(newest) = history.messages.last()
+                && let Some(subscription) = self.wanted.get_mut(channel)
+            {
+                subscription.last = Some(newest.id);
+            }
+            self.sink.gap(channel);
+            return Ok(());
+        }
+        if !history.messages.is_empty() {
+            log::info!(channel:% = channel, missed = history.messages.len(); "Backfilled messages missed while resubscribing.");
+        }
+        for message in history.messages {
+            self.deliver(channel, BusEvent::Message(message));
+        }
+        Ok(())
+    }
+
+    /// Decodes a pub/sub payload of one of our channels and delivers it.
+    pub fn on_payload(&mut self, channel_name: &str, payload: &[u8]) {
+        let Some(channel) = channel_of_events(channel_name) else {
+            return;
+        };
+        match events::decode(&channel, payload) {
+            Ok(event) => self.deliver(&channel, event),
+            Err(e) => log::warn!(channel:% = channel, error:% = e; "Dropped an unreadable event."),
+        }
+    }
+
+    /// Hands an event to the hub, dropping messages already delivered.
+    pub fn deliver(&mut self, channel: &ChannelId, event: BusEvent) {
+        let Some(subscription) = self.wanted.get_mut(channel) else {
+            return;
+        };
+        if let BusEvent::Message(message) = &event {
+            if subscription.last.is_some_and(|last| message.id <= last) {
+                return;
+            }
+            subscription.last = Some(message.id);
+        }
+        self.sink.deliver(channel, event);
+    }
+}

@@ -1,0 +1,144 @@
+//! A Redis Cluster of the test's own: `redis-server --cluster-enabled yes` nodes on free
+//! ports, joined with `redis-cli --cluster create`, stopped by pid when dropped.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use crate::helpers::free_port;
+
+pub struct RedisCluster {
+    pub nodes: Vec<ClusterNode>,
+    dir: PathBuf,
+}
+
+pub struct ClusterNode {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl ClusterNode {
+    fn start(port: u16, dir: &std::path::Path) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"])
+            .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
+            .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed");
+        Self {
+            port,
+            child: Some(child),
+        }
+    }
+
+    /// SIGKILL: the node is gone without a word to the others.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for ClusterNode {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl RedisCluster {
+    /// `primaries` primaries with `replicas` replicas each, every slot assigned.
+    pub async fn start(primaries: usize, replicas: usize) -> Self {
+        let dir = std::env::temp_dir().join(format!("chat-cluster-{}", free_port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let nodes: Vec<ClusterNode> = (0..primaries * (1 + replicas))
+            .map(|_| ClusterNode::start(free_port(), &dir))
+            .collect();
+        let cluster = Self { nodes, dir };
+        for node in &cluster.nodes {
+            cluster.wait_for(node.port, |_| true).await;
+        }
+        let addresses: Vec<String> = cluster
+            .nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let status = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli must be installed");
+        assert!(status.success(), "redis-cli --cluster create failed");
+        for node in &cluster.nodes {
+            cluster
+                .wait_for(node.port, |info| info.contains("cluster_state:ok"))
+                .await;
+        }
+        cluster
+    }
+
+    /// The comma-separated seed list for `REDIS_CLUSTER_URLS`.
+    pub fn seeds(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| format!("redis://127.0.0.1:{}", n.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub async fn command<T: redis::FromRedisValue>(
+        port: u16,
+        cmd: &redis::Cmd,
+    ) -> redis::RedisResult<T> {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
+        let mut connection = client.get_multiplexed_async_connection().await?;
+        cmd.query_async(&mut connection).await
+    }
+
+    /// Ports of the nodes that are primaries now, each with the slot ranges it serves.
+    pub async fn primaries(&self) -> Vec<u16> {
+        let mut ports = Vec::new();
+        for node in self.nodes.iter().filter(|n| n.child.is_some()) {
+            let role: redis::RedisResult<Vec<redis::Value>> =
+                Self::command(node.port, &redis::cmd("ROLE")).await;
+            if let Ok(role) = role
+                && matches!(role.first(), Some(redis::Value::BulkString(r)) if r == b"master")
+            {
+                ports.push(node.port);
+            }
+        }
+        ports
+    }
+
+    async fn wait_for(&self, port: u16, ready: impl Fn(&str) -> bool) {
+        for _ in 0..200 {
+            let info: redis::RedisResult<String> =
+                Self::command(port, redis::cmd("CLUSTER").arg("INFO")).await;
+            if let Ok(info) = info
+                && ready(&info)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("cluster node {port} did not become ready");
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            node.kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
