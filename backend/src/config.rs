@@ -44,6 +44,10 @@ pub struct Settings {
     pub ping_interval: Duration,
     pub pong_timeout: Duration,
     pub presence_ttl: Duration,
+    /// Replicas an ack waits for: `None` = one where a replica answers (auto), `Some(0)` = off.
+    pub redis_wait_replicas: Option<usize>,
+    /// Longest such wait before the send is answered `unavailable`.
+    pub redis_wait_timeout: Duration,
     /// How often the pub/sub connection is pinged, so a hung socket is found within
     /// about twice this.
     pub subscriber_ping: Duration,
@@ -256,6 +260,16 @@ impl Settings {
             presence_ttl: secs("PRESENCE_TTL_SECS", 30)?,
             dedupe_window: secs("DEDUPE_WINDOW_SECS", 600)?,
             subscriber_ping: secs("SUBSCRIBER_PING_SECS", 2)?,
+            redis_wait_replicas: match get("REDIS_WAIT_REPLICAS") {
+                None | Some("auto") => None,
+                Some(raw) => Some(number("REDIS_WAIT_REPLICAS", Some(raw), 0, 0)?),
+            },
+            redis_wait_timeout: Duration::from_millis(number(
+                "REDIS_WAIT_TIMEOUT_MS",
+                get("REDIS_WAIT_TIMEOUT_MS"),
+                500,
+                1,
+            )?),
             shutdown_grace,
             workers: get("WORKERS")
                 .map(|raw| number("WORKERS", Some(raw), 1, 1))

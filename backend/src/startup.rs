@@ -50,6 +50,8 @@ impl Application {
             command_timeout: settings.redis_timeout,
             presence_ttl: settings.presence_ttl,
             subscriber_ping: settings.subscriber_ping,
+            wait_replicas: settings.redis_wait_replicas,
+            wait_timeout: settings.redis_wait_timeout,
         };
         let bus: Arc<dyn Bus> = match (&settings.redis_url, &settings.redis_cluster_urls) {
             (Some(_), _) => Arc::new(RedisBus::start(

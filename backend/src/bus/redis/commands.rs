@@ -30,16 +30,29 @@ pub struct RedisSettings {
     pub presence_ttl: Duration,
     /// How often the subscriber connection is pinged to find out it hangs.
     pub subscriber_ping: Duration,
+    /// Replicas that must have a message before it is acked: `None` = as many as answer
+    /// (at most one), `Some(0)` = never wait.
+    pub wait_replicas: Option<usize>,
+    /// Longest wait for them; past it the send is answered `unavailable`.
+    pub wait_timeout: Duration,
 }
 
 impl RedisSettings {
-    /// A client for `url`, trusting `ca_cert` when given.
+    /// A client for `url`, trusting `ca_cert` when given, with Nagle off: a publish is a
+    /// small write that must not wait for the previous one's ACK (it cost acks ~40 ms).
     pub fn client(&self) -> Result<redis::Client, BusError> {
+        use redis::IntoConnectionInfo;
         let bad_url = |e: redis::RedisError| BusError::Unavailable(format!("bad REDIS_URL: {e}"));
+        let info = self
+            .url
+            .as_str()
+            .into_connection_info()
+            .map_err(bad_url)?
+            .set_tcp_settings(no_delay());
         match &self.ca_cert {
-            None => redis::Client::open(self.url.as_str()).map_err(bad_url),
+            None => redis::Client::open(info).map_err(bad_url),
             Some(pem) => redis::Client::build_with_tls(
-                self.url.as_str(),
+                info,
                 redis::TlsCertificates {
                     client_tls: None,
                     root_cert: Some(pem.clone()),
@@ -97,6 +110,9 @@ impl redis::aio::ConnectionLike for Conn {
 
 pub struct RedisCommands {
     source: Source,
+    /// Replicas each ack waits for now: the setting, bounded by how many the primaries have
+    /// (refreshed by [`RedisCommands::refresh_replicas`]).
+    wait_for: std::sync::atomic::AtomicUsize,
     scripts: Scripts,
     policy: ChannelPolicy,
     settings: RedisSettings,
@@ -124,6 +140,7 @@ impl RedisCommands {
             .build()
             .map_err(|e| BusError::Unavailable(format!("cannot create the Redis pool: {e}")))?;
         Ok(Self {
+            wait_for: std::sync::atomic::AtomicUsize::new(0),
             source: Source::Pool(pool),
             scripts: Scripts::new(Publish::Plain),
             policy,
@@ -139,6 +156,7 @@ impl RedisCommands {
         policy: ChannelPolicy,
     ) -> Self {
         Self {
+            wait_for: std::sync::atomic::AtomicUsize::new(0),
             source: Source::Cluster(connection),
             scripts: Scripts::new(Publish::Sharded),
             policy,
@@ -192,16 +210,98 @@ impl RedisCommands {
                 if let Some(nonce) = nonce {
                     call.key(keys.nonce(client, nonce));
                 }
-                call.arg(self.policy.history_max)
+                let id: String = call
+                    .arg(self.policy.history_max)
                     .arg(keys.events())
                     .arg(client.as_str())
                     .arg(text)
                     .arg(self.policy.dedupe_window.as_millis() as u64)
                     .invoke_async(&mut c)
-                    .await
+                    .await?;
+                let replicas = self.wait_for.load(std::sync::atomic::Ordering::Relaxed);
+                let confirmed = if replicas == 0 {
+                    0
+                } else {
+                    self.wait(&mut c, &keys.log(), replicas).await?
+                };
+                Ok((id, replicas, confirmed))
             })
-            .await?;
+            .await
+            .and_then(|(id, wanted, confirmed): (String, usize, usize)| {
+                // Replication is asynchronous: an ack promises the message survives a
+                // failover, so it waits until a replica has it. If none confirms in time the
+                // message may be lost with the primary; the sender resends (same nonce).
+                if confirmed < wanted {
+                    Err(BusError::Unavailable(format!(
+                        "{confirmed} of {wanted} replicas confirmed the message in time"
+                    )))
+                } else {
+                    Ok(id)
+                }
+            })?;
         parse_id(&id)
+    }
+
+    /// `WAIT` on the node that took the write: on one Redis the same pooled connection, on a
+    /// cluster the channel's primary (the cluster connection has one connection per node,
+    /// so the wait covers this write).
+    async fn wait(&self, c: &mut Conn, key: &str, replicas: usize) -> redis::RedisResult<usize> {
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(replicas)
+            .arg(self.settings.wait_timeout.as_millis() as u64);
+        match c {
+            Conn::Pooled(c) => wait.query_async(c).await,
+            Conn::Cluster(c) => {
+                use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+                let route = Route::with_key(key, SlotAddr::Master);
+                let value = c
+                    .route_command(
+                        wait,
+                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
+                    )
+                    .await?;
+                Ok(redis::from_redis_value(value)?)
+            }
+        }
+    }
+
+    /// Learns how many replicas every primary has, so acks wait for one where one answers
+    /// and never stall where there is none (one Redis without replicas, or a replica down).
+    pub async fn refresh_replicas(&self) -> Result<(), BusError> {
+        let configured = self.settings.wait_replicas.unwrap_or(1);
+        if configured == 0 {
+            return Ok(());
+        }
+        let fewest = match &self.source {
+            Source::Pool(_) => {
+                self.with_connection(|mut c| async move {
+                    let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut c).await?;
+                    Ok(match role.get(2) {
+                        Some(redis::Value::Array(replicas)) => replicas.len(),
+                        _ => 0,
+                    })
+                })
+                .await
+            }
+            Source::Cluster(_) => {
+                self.with_connection(|mut c| async move {
+                    let nodes: String = redis::cmd("CLUSTER")
+                        .arg("NODES")
+                        .query_async(&mut c)
+                        .await?;
+                    Ok(fewest_replicas(&nodes))
+                })
+                .await
+            }
+        };
+        let fewest = fewest?;
+        let wait_for = match self.settings.wait_replicas {
+            Some(n) => n.min(fewest),
+            None => fewest.min(1),
+        };
+        self.wait_for
+            .store(wait_for, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     pub async fn history(
@@ -373,4 +473,60 @@ fn message_from_entry(channel: &ChannelId, (id, fields): Entry) -> Result<ChatMe
         time: rfc3339_millis(id.millis),
         message: field("m")?,
     })
+}
+
+/// TCP settings for every Redis connection: no Nagle delay on small writes.
+pub fn no_delay() -> redis::io::tcp::TcpSettings {
+    redis::io::tcp::TcpSettings::default().set_nodelay(true)
+}
+
+/// The fewest connected replicas any primary has, from `CLUSTER NODES`.
+fn fewest_replicas(nodes: &str) -> usize {
+    let mut primaries: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut replicas_of: Vec<&str> = Vec::new();
+    for line in nodes.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (Some(id), Some(flags), Some(master), Some(state)) =
+            (fields.first(), fields.get(2), fields.get(3), fields.get(7))
+        else {
+            continue;
+        };
+        if flags.contains("fail") || *state != "connected" {
+            continue;
+        }
+        if flags.contains("master") {
+            primaries.entry(id).or_insert(0);
+        } else if flags.contains("slave") {
+            replicas_of.push(master);
+        }
+    }
+    for master in replicas_of {
+        if let Some(count) = primaries.get_mut(master) {
+            *count += 1;
+        }
+    }
+    primaries.values().copied().min().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fewest_replicas;
+
+    #[test]
+    fn counts_live_replicas_per_primary() {
+        let nodes = "\
+a1 127.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-5460
+a2 127.0.0.1:7002@17002 master - 0 0 2 connected 5461-10922
+a3 127.0.0.1:7003@17003 master - 0 0 3 connected 10923-16383
+b1 127.0.0.1:7004@17004 slave a1 0 0 1 connected
+b2 127.0.0.1:7005@17005 slave a2 0 0 2 connected
+b3 127.0.0.1:7006@17006 slave,fail a3 0 0 3 disconnected
+";
+        assert_eq!(fewest_replicas(nodes), 0);
+        let healed = nodes.replace(
+            "slave,fail a3 0 0 3 disconnected",
+            "slave a3 0 0 3 connected",
+        );
+        assert_eq!(fewest_replicas(&healed), 1);
+    }
 }

@@ -49,6 +49,7 @@ impl RedisBus {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = settings.client()?;
         let commands = Arc::new(RedisCommands::new(settings, policy)?);
+        tokio::spawn(watch_replicas(Arc::downgrade(&commands)));
         let (requests, queue) = mpsc::unbounded_channel();
         let (up, subscriber_up) = watch::channel(false);
         tokio::spawn(
@@ -77,6 +78,7 @@ impl RedisBus {
         let (push_sender, pushes) = mpsc::unbounded_channel();
         let mut builder = redis::cluster::ClusterClientBuilder::new(seeds.to_vec())
             .use_protocol(redis::ProtocolVersion::RESP3)
+            .tcp_settings(commands::no_delay())
             .push_sender(push_sender)
             .connection_timeout(settings.command_timeout)
             .response_timeout(settings.command_timeout);
@@ -92,6 +94,7 @@ impl RedisBus {
         let connection = client
             .get_pending_async_connection_with_config(redis::cluster::ClusterConfig::default());
         let commands = Arc::new(RedisCommands::cluster(connection.clone(), settings, policy));
+        tokio::spawn(watch_replicas(Arc::downgrade(&commands)));
         let (requests, queue) = mpsc::unbounded_channel();
         let (up, subscriber_up) = watch::channel(false);
         tokio::spawn(
@@ -111,6 +114,25 @@ impl RedisBus {
             subscriber: requests,
             subscriber_up,
         })
+    }
+}
+
+/// How often the bus re-learns how many replicas the primaries have.
+const REPLICA_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Keeps the number of replicas acks wait for current, for as long as the bus exists.
+async fn watch_replicas(commands: std::sync::Weak<RedisCommands>) {
+    loop {
+        let Some(commands) = commands.upgrade() else {
+            return;
+        };
+        let pause = match commands.refresh_replicas().await {
+            Ok(()) => REPLICA_CHECK,
+            // Redis not reachable yet (starting, failing over): look again soon.
+            Err(_) => REPLICA_CHECK / 5,
+        };
+        drop(commands);
+        tokio::time::sleep(pause).await;
     }
 }
 

@@ -1,0 +1,96 @@
+//! Resident memory and CPU time of local processes (backends, Redis, the load generator
+//! itself), from `/proc`. Linux only; elsewhere the figures are simply absent.
+
+use serde::Serialize;
+
+/// `/proc/<pid>/stat` counts CPU time in clock ticks of `USER_HZ`, which Linux fixes at 100
+/// for user space on every architecture it supports.
+pub const TICKS_PER_SEC: f64 = 100.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ProcSample {
+    pub rss_kib: u64,
+    /// utime + stime, in ticks.
+    pub cpu_ticks: u64,
+}
+
+/// Samples `pid` (or the load generator itself with `None`).
+pub fn sample(pid: Option<u32>) -> Result<ProcSample, String> {
+    let dir = match pid {
+        Some(pid) => format!("/proc/{pid}"),
+        None => "/proc/self".to_owned(),
+    };
+    let status = std::fs::read_to_string(format!("{dir}/status"))
+        .map_err(|e| format!("cannot read {dir}/status: {e}"))?;
+    let stat = std::fs::read_to_string(format!("{dir}/stat"))
+        .map_err(|e| format!("cannot read {dir}/stat: {e}"))?;
+    Ok(ProcSample {
+        rss_kib: parse_vmrss_kib(&status).ok_or_else(|| format!("no VmRSS in {dir}/status"))?,
+        cpu_ticks: parse_cpu_ticks(&stat).ok_or_else(|| format!("unreadable {dir}/stat"))?,
+    })
+}
+
+/// Whole-machine CPU from `/proc/stat`: (busy ticks, total ticks), over all cores.
+pub fn machine_cpu() -> Option<(u64, u64)> {
+    parse_machine_cpu(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+pub fn parse_machine_cpu(stat: &str) -> Option<(u64, u64)> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let total: u64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
+/// Cores (logical CPUs) of this machine.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+pub fn parse_vmrss_kib(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// utime + stime (fields 14 and 15). The command name (field 2) is in parentheses and may
+/// itself contain spaces and parentheses, so fields are counted after the last `)`.
+pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11); // field 3 is the first after ')'
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_proc_files() {
+        let status = "Name:\tbackend\nVmPeak:\t  9000 kB\nVmRSS:\t   12345 kB\nThreads:\t3\n";
+        assert_eq!(parse_vmrss_kib(status), Some(12345));
+        assert_eq!(parse_vmrss_kib("Name: x\n"), None);
+        let stat = "4242 (we) ird (name)) S 1 4242 4242 0 -1 4194560 100 0 0 0 \
+                    250 75 0 0 20 0 3 0 123 456 789";
+        assert_eq!(parse_cpu_ticks(stat), Some(325));
+        assert_eq!(parse_cpu_ticks("garbage"), None);
+        let stat = "cpu  100 5 50 800 20 1 4 0 0 0\ncpu0 1 2 3 4\n";
+        assert_eq!(parse_machine_cpu(stat), Some((160, 980)));
+        assert_eq!(parse_machine_cpu("intr 1 2"), None);
+    }
+
+    #[test]
+    fn samples_itself() {
+        let s = sample(None).unwrap();
+        assert!(s.rss_kib > 0);
+        assert!(sample(Some(u32::MAX)).is_err());
+    }
+}
