@@ -9,6 +9,7 @@ mod helpers;
 mod auth;
 mod chaos;
 mod chat;
+mod chatters;
 mod cluster;
 mod handshake;
 mod history;
