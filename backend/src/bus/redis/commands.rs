@@ -337,24 +337,34 @@ impl RedisCommands {
         })
     }
 
-    /// The id of the channel's newest message, or zero when it has none.
-    pub async fn last_id(&self, channel: &ChannelId) -> Result<MessageId, BusError> {
-        let keys = ChannelKeys::new(channel);
-        let newest: Vec<Entry> = self
+    /// The newest message id of each channel (zero when it has none), in one pipelined
+    /// round trip: a burst of first joins (or a resubscription) must not cost one each.
+    pub async fn last_ids(&self, channels: &[ChannelId]) -> Result<Vec<MessageId>, BusError> {
+        if channels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let newest: Vec<Vec<Entry>> = self
             .with_connection(|mut c| async move {
-                redis::cmd("XREVRANGE")
-                    .arg(keys.log())
-                    .arg("+")
-                    .arg("-")
-                    .arg("COUNT")
-                    .arg(1)
-                    .query_async(&mut c)
-                    .await
+                let mut pipe = redis::pipe();
+                for channel in channels {
+                    pipe.cmd("XREVRANGE")
+                        .arg(ChannelKeys::new(channel).log())
+                        .arg("+")
+                        .arg("-")
+                        .arg("COUNT")
+                        .arg(1);
+                }
+                pipe.query_async(&mut c).await
             })
             .await?;
         newest
-            .first()
-            .map_or(Ok(MessageId::ZERO), |(id, _)| parse_id(id))
+            .iter()
+            .map(|entries| {
+                entries
+                    .first()
+                    .map_or(Ok(MessageId::ZERO), |(id, _)| parse_id(id))
+            })
+            .collect()
     }
 
     pub async fn join_presence(

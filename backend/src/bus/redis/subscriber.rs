@@ -137,8 +137,27 @@ impl Subscriber {
                 request = self.requests.recv() => match request {
                     None => return Ended::BusDropped,
                     Some(Command::Subscribe(channel, live)) => {
-                        if let Err(ended) = self.subscribe(&mut sink, channel, live).await {
+                        // First joins come in bursts (a restart, a popular event): take every
+                        // subscribe already queued behind this one and do them together.
+                        let mut batch = vec![(channel, live)];
+                        let mut after = None;
+                        while let Ok(next) = self.requests.try_recv() {
+                            match next {
+                                Command::Subscribe(channel, live) => batch.push((channel, live)),
+                                unsubscribe => {
+                                    after = Some(unsubscribe);
+                                    break;
+                                }
+                            }
+                        }
+                        if let Err(ended) = self.subscribe(&mut sink, batch).await {
                             return ended;
+                        }
+                        if let Some(Command::Unsubscribe(channel)) = after {
+                            self.channels.wanted.remove(&channel);
+                            if let Err(e) = sink.unsubscribe(ChannelKeys::new(&channel).events()).await {
+                                return Ended::ConnectionLost(e.to_string());
+                            }
                         }
                     }
                     Some(Command::Unsubscribe(channel)) => {
@@ -166,22 +185,36 @@ impl Subscriber {
         }
     }
 
-    /// A channel's first local member arrived: note the baseline, then subscribe.
+    /// Channels got their first local member: note their baselines, then subscribe, each
+    /// step one round trip for the whole batch.
     async fn subscribe(
         &mut self,
         sink: &mut PubSubSink,
-        channel: ChannelId,
-        live: watch::Sender<bool>,
+        batch: Vec<(ChannelId, watch::Sender<bool>)>,
     ) -> Result<(), Ended> {
-        self.channels.want(channel.clone(), live);
+        let channels: Vec<ChannelId> = batch.iter().map(|(c, _)| c.clone()).collect();
+        for (channel, live) in batch {
+            self.channels.want(channel, live);
+        }
+        self.subscribe_all(sink, &channels).await
+    }
+
+    async fn subscribe_all(
+        &mut self,
+        sink: &mut PubSubSink,
+        channels: &[ChannelId],
+    ) -> Result<(), Ended> {
+        /// Channels per SUBSCRIBE command, to keep each command reasonably sized.
+        const PER_COMMAND: usize = 500;
         self.channels
-            .ensure_baseline(&self.commands, &channel)
+            .ensure_baselines(&self.commands, channels)
             .await?;
-        sink.subscribe(ChannelKeys::new(&channel).events())
-            .await
-            .map_err(|e| Ended::ConnectionLost(e.to_string()))?;
-        if let Some(subscription) = self.channels.wanted.get(&channel) {
-            subscription.live.send_replace(true);
+        for chunk in channels.chunks(PER_COMMAND) {
+            let names: Vec<String> = chunk.iter().map(|c| ChannelKeys::new(c).events()).collect();
+            sink.subscribe(names)
+                .await
+                .map_err(|e| Ended::ConnectionLost(e.to_string()))?;
+            self.channels.set_live(chunk);
         }
         Ok(())
     }
@@ -190,17 +223,7 @@ impl Subscriber {
     /// stream what was published while the connection was down.
     async fn resubscribe(&mut self, sink: &mut PubSubSink) -> Result<(), Ended> {
         let channels: Vec<ChannelId> = self.channels.wanted.keys().cloned().collect();
-        for channel in &channels {
-            self.channels
-                .ensure_baseline(&self.commands, channel)
-                .await?;
-            sink.subscribe(ChannelKeys::new(channel).events())
-                .await
-                .map_err(|e| Ended::ConnectionLost(e.to_string()))?;
-            if let Some(subscription) = self.channels.wanted.get(channel) {
-                subscription.live.send_replace(true);
-            }
-        }
+        self.subscribe_all(sink, &channels).await?;
         for channel in &channels {
             self.channels.backfill(&self.commands, channel).await?;
         }

@@ -59,13 +59,37 @@ impl Tracked {
         commands: &RedisCommands,
         channel: &ChannelId,
     ) -> Result<(), BusError> {
-        if self.wanted.get(channel).is_some_and(|s| s.last.is_none()) {
-            let baseline = commands.last_id(channel).await?;
+        self.ensure_baselines(commands, std::slice::from_ref(channel))
+            .await
+    }
+
+    /// The same for many channels, in one round trip.
+    pub async fn ensure_baselines(
+        &mut self,
+        commands: &RedisCommands,
+        channels: &[ChannelId],
+    ) -> Result<(), BusError> {
+        let unknown: Vec<ChannelId> = channels
+            .iter()
+            .filter(|c| self.wanted.get(*c).is_some_and(|s| s.last.is_none()))
+            .cloned()
+            .collect();
+        let baselines = commands.last_ids(&unknown).await?;
+        for (channel, baseline) in unknown.iter().zip(baselines) {
             if let Some(subscription) = self.wanted.get_mut(channel) {
                 subscription.last = Some(baseline);
             }
         }
         Ok(())
+    }
+
+    /// Flips the channels' watches to live.
+    pub fn set_live(&self, channels: &[ChannelId]) {
+        for channel in channels {
+            if let Some(subscription) = self.wanted.get(channel) {
+                subscription.live.send_replace(true);
+            }
+        }
     }
 
     /// Delivers what the channel's stream holds after the last id delivered.
