@@ -1,7 +1,8 @@
 # One service account per workload, each with only what it uses:
-#   backend:  read its secrets (the Redis URL; the Redis CA with redis_tls; the JWT secret with
-#             require_tokens). Nothing else (Cloud Run collects stdout logs and platform
-#             metrics without any role on the runtime service account).
+#   backend:  read its secrets (the Redis URL with redis_mode = "standalone"; the Redis CA with
+#             redis_tls; the JWT secret with require_tokens). Nothing else (Cloud Run collects
+#             stdout logs and platform metrics without any role on the runtime service account;
+#             the cluster of redis_mode = "cluster" needs no IAM role, it has AUTH off).
 #   frontend: nothing at all.
 #   deployer: what cloudbuild.yaml does: push images to this repository and deploy new
 #             revisions of these two services running as the two accounts above.
@@ -23,7 +24,7 @@ resource "google_service_account" "deployer" {
 
 locals {
   backend_secrets = merge(
-    { redis_url = google_secret_manager_secret.redis_url.id },
+    { for s in google_secret_manager_secret.redis_url : "redis_url" => s.id },
     var.redis_tls ? { redis_ca = google_secret_manager_secret.redis_ca[0].id } : {},
     var.require_tokens ? { jwt = google_secret_manager_secret.jwt[0].id } : {},
   )

@@ -1,6 +1,7 @@
 # Chat on Cloud Run: Artifact Registry for the images, Memorystore for Redis (Standard tier,
-# AUTH, in-transit encryption), two Cloud Run v2 services with their own service accounts,
-# secrets in Secret Manager, Direct VPC egress from the backend to Redis.
+# AUTH, in-transit encryption; or, with redis_mode = "cluster", Memorystore for Redis Cluster),
+# two Cloud Run v2 services with their own service accounts, secrets in Secret Manager, Direct VPC
+# egress from the backend to Redis.
 #
 # The frontend needs the backend's URL (BACKEND_URL) and the backend needs the frontend's
 # (ALLOWED_ORIGINS): referencing each other's `uri` would be a dependency cycle. Cloud Run's
@@ -23,19 +24,17 @@ locals {
 
   allowed_origins = join(",", concat([local.frontend_url], var.extra_allowed_origins))
 
-  # rediss://:<auth>@<host>:6378 with in-transit encryption, redis://:<auth>@<host>:6379 without
-  # (Memorystore reports the port that matches its transit_encryption_mode).
-  redis_scheme = var.redis_tls ? "rediss" : "redis"
-  redis_url    = "${local.redis_scheme}://:${google_redis_instance.chat.auth_string}@${google_redis_instance.chat.host}:${google_redis_instance.chat.port}"
-
-  services = toset([
+  # Redis locals (redis_cluster, redis_scheme, redis_cluster_urls, redis_ca_pem) are in redis.tf.
+  services = toset(concat([
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "compute.googleapis.com",
     "redis.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
-  ])
+    ], local.redis_cluster ? [
+    "networkconnectivity.googleapis.com", # service connection policy (Private Service Connect)
+  ] : []))
 }
 
 resource "google_project_service" "apis" {

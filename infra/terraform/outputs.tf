@@ -29,6 +29,14 @@ output "deployer_service_account" {
 }
 
 output "redis_host" {
-  description = "Memorystore primary endpoint (private)."
-  value       = "${google_redis_instance.chat.host}:${google_redis_instance.chat.port}"
+  description = "Memorystore endpoint (private): the instance's primary (standalone) or the cluster's discovery endpoint(s) (cluster)."
+  value = join(",", concat(
+    [for i in google_redis_instance.chat : "${i.host}:${i.port}"],
+    flatten([for c in google_redis_cluster.chat : [for e in c.discovery_endpoints : "${e.address}:${e.port}"]]),
+  ))
+}
+
+output "redis_mode" {
+  description = "standalone (backend env REDIS_URL, a secret) or cluster (backend env REDIS_CLUSTER_URLS)."
+  value       = var.redis_mode
 }

@@ -25,7 +25,8 @@ resource "google_cloud_run_v2_service" "backend" {
       max_instance_count = var.backend_max_instances
     }
 
-    # Direct VPC egress: Memorystore has only a private address.
+    # Direct VPC egress: Memorystore has only private addresses (the instance's peering range, or
+    # the cluster's Private Service Connect endpoints in var.subnetwork).
     vpc_access {
       egress = "PRIVATE_RANGES_ONLY"
       network_interfaces {
@@ -66,13 +67,26 @@ resource "google_cloud_run_v2_service" "backend" {
         name  = "LOG_FORMAT" # JSON lines for Cloud Logging (also the default when K_SERVICE is set)
         value = "json"
       }
-      env {
-        name = "REDIS_URL"
-        value_source {
-          secret_key_ref {
-            secret  = google_secret_manager_secret.redis_url.secret_id
-            version = "latest"
+      # Exactly one of REDIS_URL (standalone) and REDIS_CLUSTER_URLS (cluster): the backend
+      # refuses to start with both.
+      dynamic "env" {
+        for_each = google_secret_manager_secret.redis_url[*].secret_id
+        content {
+          name = "REDIS_URL"
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = "latest"
+            }
           }
+        }
+      }
+      dynamic "env" {
+        # The cluster's discovery endpoint (redis.tf): no password in it, so a plain value.
+        for_each = local.redis_cluster_urls
+        content {
+          name  = "REDIS_CLUSTER_URLS"
+          value = env.value
         }
       }
       dynamic "env" {
@@ -91,7 +105,7 @@ resource "google_cloud_run_v2_service" "backend" {
       }
       dynamic "env" {
         # With redis_tls: the Memorystore server CA (PEM file from the redis-ca volume below)
-        # that the backend trusts for the rediss:// REDIS_URL.
+        # that the backend trusts for the rediss:// REDIS_URL or REDIS_CLUSTER_URLS.
         for_each = var.redis_tls ? ["/secrets/redis-ca/ca.pem"] : []
         content {
           name  = "REDIS_CA_CERT"

@@ -1,8 +1,13 @@
 # Secrets the backend reads, from Secret Manager (never plain environment values):
 #   <prefix>-redis-url        REDIS_URL with the AUTH string: rediss://:<auth>@<host>:6378 when
-#                             redis_tls (the default), redis://:<auth>@<host>:6379 otherwise
-#   <prefix>-redis-ca         the Memorystore server CA (PEM), mounted into the backend as the file
-#                             /secrets/redis-ca/ca.pem that REDIS_CA_CERT names; only when redis_tls
+#                             redis_tls (the default), redis://:<auth>@<host>:6379 otherwise; only
+#                             with redis_mode = "standalone". With "cluster" the backend gets
+#                             REDIS_CLUSTER_URLS as a plain env value instead: it holds no secret
+#                             (the cluster has no password AUTH, see redis.tf), and the backend
+#                             refuses to start with both set.
+#   <prefix>-redis-ca         the Memorystore server CA (PEM; the instance's or the cluster's),
+#                             mounted into the backend as the file /secrets/redis-ca/ca.pem that
+#                             REDIS_CA_CERT names; only when redis_tls
 #   <prefix>-auth-jwt-secret  AUTH_JWT_SECRET (64 characters): the backend then requires an HS256
 #                             token on every connection (issue with chat-token); only when
 #                             require_tokens (the stock browser page sends no token)
@@ -11,6 +16,7 @@
 # and add one with: gcloud secrets versions add <prefix>-auth-jwt-secret --data-file=-
 
 resource "google_secret_manager_secret" "redis_url" {
+  count     = local.redis_cluster ? 0 : 1
   secret_id = "${var.name_prefix}-redis-url"
   replication {
     auto {}
@@ -19,8 +25,22 @@ resource "google_secret_manager_secret" "redis_url" {
 }
 
 resource "google_secret_manager_secret_version" "redis_url" {
-  secret      = google_secret_manager_secret.redis_url.id
-  secret_data = local.redis_url
+  # rediss://:<auth>@<host>:6378 with in-transit encryption, redis://:<auth>@<host>:6379 without
+  # (Memorystore reports the port that matches its transit_encryption_mode).
+  count       = local.redis_cluster ? 0 : 1
+  secret      = google_secret_manager_secret.redis_url[0].id
+  secret_data = "${local.redis_scheme}://:${google_redis_instance.chat[0].auth_string}@${google_redis_instance.chat[0].host}:${google_redis_instance.chat[0].port}"
+}
+
+# Existing deployments (created before redis_mode) keep their secret.
+moved {
+  from = google_secret_manager_secret.redis_url
+  to   = google_secret_manager_secret.redis_url[0]
+}
+
+moved {
+  from = google_secret_manager_secret_version.redis_url
+  to   = google_secret_manager_secret_version.redis_url[0]
 }
 
 resource "google_secret_manager_secret" "redis_ca" {
@@ -33,11 +53,11 @@ resource "google_secret_manager_secret" "redis_ca" {
 }
 
 resource "google_secret_manager_secret_version" "redis_ca" {
-  # Every server CA the instance lists (one, or two while Memorystore rotates its CA): the
+  # Every server CA the instance (or cluster) lists, see local.redis_ca_pem in redis.tf: the
   # backend trusts all certificates in the PEM file.
   count       = var.redis_tls ? 1 : 0
   secret      = google_secret_manager_secret.redis_ca[0].id
-  secret_data = join("\n", google_redis_instance.chat.server_ca_certs[*].cert)
+  secret_data = local.redis_ca_pem
 }
 
 resource "random_password" "jwt" {

@@ -38,14 +38,47 @@ variable "subnetwork" {
   default     = "default"
 }
 
+variable "redis_mode" {
+  description = "standalone (default): one Memorystore for Redis instance (Standard tier), the backend gets REDIS_URL. cluster: a Memorystore for Redis Cluster (redis_shard_count shards, one replica each, Private Service Connect), the backend gets REDIS_CLUSTER_URLS instead (docs/SCALING.md). Changing it replaces Redis (history is lost)."
+  type        = string
+  default     = "standalone"
+
+  validation {
+    condition     = contains(["standalone", "cluster"], var.redis_mode)
+    error_message = "redis_mode: \"standalone\" or \"cluster\"."
+  }
+}
+
 variable "redis_memory_size_gb" {
-  description = "Memorystore capacity. History is HISTORY_MAX messages per channel; 1 GB holds a lot of chat."
+  description = "Memorystore capacity with redis_mode = \"standalone\". History is HISTORY_MAX messages per channel; 1 GB holds a lot of chat."
   type        = number
   default     = 1
 }
 
+variable "redis_shard_count" {
+  description = "Shards (primaries, each with one replica) of the cluster with redis_mode = \"cluster\". Every chat channel lives on one shard; more shards spread channels, not one busy channel."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.redis_shard_count >= 1 && floor(var.redis_shard_count) == var.redis_shard_count
+    error_message = "redis_shard_count: a whole number, at least 1."
+  }
+}
+
+variable "redis_node_type" {
+  description = "Node type of the cluster with redis_mode = \"cluster\" (memory and vCPUs per node; REDIS_SHARED_CORE_NANO is for trials only)."
+  type        = string
+  default     = "REDIS_HIGHMEM_MEDIUM"
+
+  validation {
+    condition     = contains(["REDIS_SHARED_CORE_NANO", "REDIS_STANDARD_SMALL", "REDIS_HIGHMEM_MEDIUM", "REDIS_HIGHMEM_XLARGE"], var.redis_node_type)
+    error_message = "redis_node_type: REDIS_SHARED_CORE_NANO, REDIS_STANDARD_SMALL, REDIS_HIGHMEM_MEDIUM or REDIS_HIGHMEM_XLARGE."
+  }
+}
+
 variable "redis_tls" {
-  description = "In-transit encryption on Memorystore (recommended): TLS with server authentication, REDIS_URL rediss://:<auth>@<host>:6378 and the instance's server CA mounted as the file REDIS_CA_CERT names. false: plain redis://:<auth>@<host>:6379. Changing it replaces the Redis instance (history is lost)."
+  description = "In-transit encryption on Memorystore (recommended): TLS with server authentication and the instance's (or cluster's) server CA mounted as the file REDIS_CA_CERT names; standalone: REDIS_URL rediss://:<auth>@<host>:6378, cluster: rediss:// seed URL. false: plain redis:// (standalone: redis://:<auth>@<host>:6379). Changing it replaces Redis (history is lost)."
   type        = bool
   default     = true
 }
@@ -75,7 +108,7 @@ variable "extra_allowed_origins" {
 }
 
 variable "deletion_protection" {
-  description = "Refuse to destroy the Cloud Run services (set false, apply, then terraform destroy)."
+  description = "Refuse to destroy the Cloud Run services and, with redis_mode = \"cluster\", the Redis cluster (set false, apply, then terraform destroy)."
   type        = bool
   default     = true
 }

@@ -2,9 +2,12 @@ terraform {
   required_version = ">= 1.5"
 
   required_providers {
+    # >= 6.50: google_redis_cluster.managed_server_ca (the cluster's CA with redis_tls) is in the
+    # 6.50 schema; the first release that has it was not confirmed, so this bound is safe rather
+    # than tight.
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.0, < 8.0"
+      version = ">= 6.50, < 8.0"
     }
     random = {
       source  = "hashicorp/random"
