@@ -84,3 +84,9 @@ export async function startTopology(label) {
     throw err;
   }
 }
+
+/** The backend index (0 or 1) that a client's latest WebSocket went to, per the proxy; -1 if none. */
+export function backendOf(topology, name) {
+  const route = topology.proxy.routes.findLast((r) => r.path.includes(`/${name}`));
+  return route ? route.backend : -1;
+}

@@ -14,7 +14,7 @@ import {
   say,
   screenshot,
 } from "../lib/browser.js";
-import { startTopology } from "../lib/topology.js";
+import { backendOf as backendOfIn, startTopology } from "../lib/topology.js";
 
 let topology;
 let browser;
@@ -30,10 +30,9 @@ after(async () => {
   await topology?.stop();
 });
 
-/** The backend index a client's latest WebSocket went to, per the proxy. */
+/** The backend index a client's latest WebSocket went to. */
 function backendOf(name) {
-  const route = topology.proxy.routes.findLast((r) => r.path.includes(`/${name}`));
-  return route ? route.backend : -1;
+  return backendOfIn(topology, name);
 }
 
 let alice;

@@ -15,7 +15,7 @@ import {
   waitConnected,
 } from "../lib/browser.js";
 import { kill } from "../lib/processes.js";
-import { startTopology } from "../lib/topology.js";
+import { backendOf as backendOfIn, startTopology } from "../lib/topology.js";
 
 let topology;
 let browser;
@@ -30,9 +30,9 @@ after(async () => {
   await topology?.stop();
 });
 
+/** The backend index a client's latest WebSocket went to. */
 function backendOf(name) {
-  const route = topology.proxy.routes.findLast((r) => r.path.includes(`/${name}`));
-  return route ? route.backend : -1;
+  return backendOfIn(topology, name);
 }
 
 test("killing the instance a user is on: reconnect, resume, nothing lost or doubled", async () => {
