@@ -216,9 +216,6 @@ async fn chat_during(
 /// is promoted, instances find the new owner, resubscribe and backfill, and every acked
 /// message reaches every client exactly once, in one order per channel.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "in some runs the redis crate's cluster connection stalls every command for 15 s+ \
-            after a primary is SIGKILLed (stuck reconnecting to the initial nodes); run with \
-            --ignored while that is investigated"]
 async fn a_primary_failover_loses_nothing() {
     let mut cluster = RedisCluster::start(3, 1).await;
     let instances = instances_on(&cluster).await;

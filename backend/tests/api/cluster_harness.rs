@@ -26,6 +26,8 @@ impl ClusterNode {
             .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"])
             .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
             .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
+            // Replicas sync at once (the default waits 5 s for more replicas to batch).
+            .args(["--repl-diskless-sync-delay", "0"])
             .arg("--dir")
             .arg(dir)
             .stdout(Stdio::null())
@@ -83,7 +85,27 @@ impl RedisCluster {
                 .wait_for(node.port, |info| info.contains("cluster_state:ok"))
                 .await;
         }
+        // A replica can only take over once it has synced: until then it refuses to fail
+        // over ("disconnected from master for longer than allowed").
+        for node in &cluster.nodes {
+            cluster.wait_until_synced(node.port).await;
+        }
         cluster
+    }
+
+    /// Waits until the node, if it is a replica, has its replication link up.
+    async fn wait_until_synced(&self, port: u16) {
+        for _ in 0..200 {
+            let info: redis::RedisResult<String> =
+                Self::command(port, redis::cmd("INFO").arg("replication")).await;
+            if let Ok(info) = info
+                && (info.contains("role:master") || info.contains("master_link_status:up"))
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("replica {port} did not sync with its primary");
     }
 
     /// The comma-separated seed list for `REDIS_CLUSTER_URLS`.

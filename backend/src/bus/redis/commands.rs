@@ -11,6 +11,7 @@ use protocol::{
 };
 
 use super::{
+    cluster::router::{NodeConn, Router},
     keys::ChannelKeys,
     scripts::{Publish, Scripts},
 };
@@ -63,18 +64,18 @@ impl RedisSettings {
     }
 }
 
-/// Where commands run: a pool of connections to one Redis, or the cluster connection, which
-/// is multiplexed per node and routes each command (by its first key) to the slot's owner,
-/// following MOVED/ASK redirects itself — a pool on top of it would add nothing.
+/// Where commands run: a pool of connections to one Redis, or the cluster router, which
+/// sends each command to the primary serving its key over that node's one multiplexed
+/// connection — a pool on top of it would add nothing.
 enum Source {
     Pool(Pool),
-    Cluster(redis::cluster_async::ClusterConnection),
+    Cluster(Router),
 }
 
 /// A connection from either source, usable wherever redis-rs takes one.
 pub enum Conn {
     Pooled(deadpool_redis::Connection),
-    Cluster(redis::cluster_async::ClusterConnection),
+    Node(NodeConn),
 }
 
 impl redis::aio::ConnectionLike for Conn {
@@ -84,7 +85,7 @@ impl redis::aio::ConnectionLike for Conn {
     ) -> redis::RedisFuture<'a, redis::Value> {
         match self {
             Conn::Pooled(c) => c.req_packed_command(cmd),
-            Conn::Cluster(c) => c.req_packed_command(cmd),
+            Conn::Node(c) => c.req_packed_command(cmd),
         }
     }
 
@@ -96,14 +97,14 @@ impl redis::aio::ConnectionLike for Conn {
     ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
         match self {
             Conn::Pooled(c) => c.req_packed_commands(pipeline, offset, count),
-            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Node(c) => c.req_packed_commands(pipeline, offset, count),
         }
     }
 
     fn get_db(&self) -> i64 {
         match self {
             Conn::Pooled(c) => c.get_db(),
-            Conn::Cluster(c) => c.get_db(),
+            Conn::Node(c) => c.get_db(),
         }
     }
 }
@@ -150,14 +151,10 @@ impl RedisCommands {
 
     /// Commands over a Redis Cluster connection; messages are published with `SPUBLISH`
     /// (sharded pub/sub) so each stays on its channel's shard.
-    pub fn cluster(
-        connection: redis::cluster_async::ClusterConnection,
-        settings: RedisSettings,
-        policy: ChannelPolicy,
-    ) -> Self {
+    pub fn cluster(router: Router, settings: RedisSettings, policy: ChannelPolicy) -> Self {
         Self {
             wait_for: std::sync::atomic::AtomicUsize::new(0),
-            source: Source::Cluster(connection),
+            source: Source::Cluster(router),
             scripts: Scripts::new(Publish::Sharded),
             policy,
             settings,
@@ -168,23 +165,47 @@ impl RedisCommands {
         &self.settings
     }
 
-    /// Runs one command on a pooled connection within the command timeout.
-    async fn with_connection<T, F, Fut>(&self, command: F) -> Result<T, BusError>
+    /// Runs one command within the command timeout: on a pooled connection, or on a
+    /// cluster on the primary serving `key` (any primary for `None`), where `command` may
+    /// run again after a redirect (it was not executed then).
+    async fn with_connection<T, F, Fut>(&self, key: Option<&str>, command: F) -> Result<T, BusError>
     where
-        F: FnOnce(Conn) -> Fut,
+        F: Fn(Conn) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let work = async {
-            let connection = match &self.source {
-                Source::Pool(pool) => Conn::Pooled(
-                    pool.get()
+            let result = match &self.source {
+                Source::Pool(pool) => {
+                    let connection = pool
+                        .get()
                         .await
-                        .map_err(|e| BusError::Unavailable(e.to_string()))?,
-                ),
-                Source::Cluster(connection) => Conn::Cluster(connection.clone()),
+                        .map_err(|e| BusError::Unavailable(e.to_string()))?;
+                    command(Conn::Pooled(connection)).await
+                }
+                Source::Cluster(router) => {
+                    router
+                        .run(key.map(str::as_bytes), |node| command(Conn::Node(node)))
+                        .await
+                }
             };
-            command(connection).await.map_err(|e| {
-                if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
+            result.map_err(|e| {
+                if e.is_io_error()
+                    || e.is_timeout()
+                    || e.is_connection_dropped()
+                    || e.is_connection_refusal()
+                    || matches!(
+                        e.code(),
+                        Some(
+                            "MOVED"
+                                | "ASK"
+                                | "TRYAGAIN"
+                                | "CLUSTERDOWN"
+                                | "MASTERDOWN"
+                                | "LOADING"
+                                | "READONLY"
+                        )
+                    )
+                {
                     BusError::Unavailable(e.to_string())
                 } else {
                     BusError::Protocol(e.to_string())
@@ -203,9 +224,9 @@ impl RedisCommands {
         text: &str,
         nonce: Option<&str>,
     ) -> Result<MessageId, BusError> {
-        let keys = ChannelKeys::new(channel);
+        let keys = &ChannelKeys::new(channel);
         let id: String = self
-            .with_connection(|mut c| async move {
+            .with_connection(Some(&keys.log()), |mut c| async move {
                 let mut call = self.scripts.publish.key(keys.log());
                 if let Some(nonce) = nonce {
                     call.key(keys.nonce(client, nonce));
@@ -222,7 +243,7 @@ impl RedisCommands {
                 let confirmed = if replicas == 0 {
                     0
                 } else {
-                    self.wait(&mut c, &keys.log(), replicas).await?
+                    self.wait(&mut c, replicas).await?
                 };
                 Ok((id, replicas, confirmed))
             })
@@ -242,27 +263,15 @@ impl RedisCommands {
         parse_id(&id)
     }
 
-    /// `WAIT` on the node that took the write: on one Redis the same pooled connection, on a
-    /// cluster the channel's primary (the cluster connection has one connection per node,
-    /// so the wait covers this write).
-    async fn wait(&self, c: &mut Conn, key: &str, replicas: usize) -> redis::RedisResult<usize> {
-        let mut wait = redis::cmd("WAIT");
-        wait.arg(replicas)
-            .arg(self.settings.wait_timeout.as_millis() as u64);
-        match c {
-            Conn::Pooled(c) => wait.query_async(c).await,
-            Conn::Cluster(c) => {
-                use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
-                let route = Route::with_key(key, SlotAddr::Master);
-                let value = c
-                    .route_command(
-                        wait,
-                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
-                    )
-                    .await?;
-                Ok(redis::from_redis_value(value)?)
-            }
-        }
+    /// `WAIT` on the connection that took the write: on one Redis the same pooled
+    /// connection, on a cluster the channel's primary's (one connection per node), so the
+    /// wait covers this write.
+    async fn wait(&self, c: &mut Conn, replicas: usize) -> redis::RedisResult<usize> {
+        redis::cmd("WAIT")
+            .arg(replicas)
+            .arg(self.settings.wait_timeout.as_millis() as u64)
+            .query_async(c)
+            .await
     }
 
     /// Learns how many replicas every primary has, so acks wait for one where one answers
@@ -274,7 +283,7 @@ impl RedisCommands {
         }
         let fewest = match &self.source {
             Source::Pool(_) => {
-                self.with_connection(|mut c| async move {
+                self.with_connection(None, |mut c| async move {
                     let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut c).await?;
                     Ok(match role.get(2) {
                         Some(redis::Value::Array(replicas)) => replicas.len(),
@@ -284,7 +293,7 @@ impl RedisCommands {
                 .await
             }
             Source::Cluster(_) => {
-                self.with_connection(|mut c| async move {
+                self.with_connection(None, |mut c| async move {
                     let nodes: String = redis::cmd("CLUSTER")
                         .arg("NODES")
                         .query_async(&mut c)
@@ -309,10 +318,10 @@ impl RedisCommands {
         channel: &ChannelId,
         since: Option<MessageId>,
     ) -> Result<History, BusError> {
-        let keys = ChannelKeys::new(channel);
-        let since = since.map(|s| s.to_string()).unwrap_or_default();
+        let keys = &ChannelKeys::new(channel);
+        let since = &since.map(|s| s.to_string()).unwrap_or_default();
         let (recovered, entries): (u8, Vec<Entry>) = self
-            .with_connection(|mut c| async move {
+            .with_connection(Some(&keys.log()), |mut c| async move {
                 self.scripts
                     .history
                     .key(keys.log())
@@ -343,8 +352,13 @@ impl RedisCommands {
         if channels.is_empty() {
             return Ok(Vec::new());
         }
+        if let Source::Cluster(_) = &self.source {
+            // Channels live on different shards: one query each, all at once.
+            let ids = channels.iter().map(|channel| self.last_id(channel));
+            return futures_util::future::try_join_all(ids).await;
+        }
         let newest: Vec<Vec<Entry>> = self
-            .with_connection(|mut c| async move {
+            .with_connection(None, |mut c| async move {
                 let mut pipe = redis::pipe();
                 for channel in channels {
                     pipe.cmd("XREVRANGE")
@@ -367,15 +381,34 @@ impl RedisCommands {
             .collect()
     }
 
+    async fn last_id(&self, channel: &ChannelId) -> Result<MessageId, BusError> {
+        let log = &ChannelKeys::new(channel).log();
+        let newest: Vec<Entry> = self
+            .with_connection(Some(log), |mut c| async move {
+                redis::cmd("XREVRANGE")
+                    .arg(log)
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(1)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        newest
+            .first()
+            .map_or(Ok(MessageId::ZERO), |(id, _)| parse_id(id))
+    }
+
     pub async fn join_presence(
         &self,
         channel: &ChannelId,
         client: &ClientId,
         conn: &ConnKey,
     ) -> Result<Roster, BusError> {
-        let keys = ChannelKeys::new(channel);
+        let keys = &ChannelKeys::new(channel);
         let (online_count, online): (u64, Vec<String>) = self
-            .with_connection(|mut c| async move {
+            .with_connection(Some(&keys.log()), |mut c| async move {
                 self.scripts
                     .presence_join
                     .key(keys.online())
@@ -405,9 +438,9 @@ impl RedisCommands {
         client: &ClientId,
         conn: &ConnKey,
     ) -> Result<(), BusError> {
-        let keys = ChannelKeys::new(channel);
+        let keys = &ChannelKeys::new(channel);
         let _: u8 = self
-            .with_connection(|mut c| async move {
+            .with_connection(Some(&keys.log()), |mut c| async move {
                 self.scripts
                     .presence_leave
                     .key(keys.online())
@@ -431,9 +464,9 @@ impl RedisCommands {
         if members.is_empty() {
             return Ok(());
         }
-        let keys = ChannelKeys::new(channel);
+        let keys = &ChannelKeys::new(channel);
         let _: u64 = self
-            .with_connection(|mut c| async move {
+            .with_connection(Some(&keys.log()), |mut c| async move {
                 let mut call = self.scripts.presence_refresh.key(keys.online());
                 call.arg(self.settings.presence_ttl.as_millis() as u64)
                     .arg(keys.events())
@@ -451,7 +484,9 @@ impl RedisCommands {
 
     pub async fn ping(&self) -> Result<(), BusError> {
         let pong: String = self
-            .with_connection(|mut c| async move { redis::cmd("PING").query_async(&mut c).await })
+            .with_connection(None, |mut c| async move {
+                redis::cmd("PING").query_async(&mut c).await
+            })
             .await?;
         if pong == "PONG" {
             Ok(())

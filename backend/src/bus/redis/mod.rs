@@ -8,7 +8,7 @@
 //! - Presence is a sorted set per channel scored by expiry; instances refresh their own
 //!   connections, so a crashed instance's entries vanish after the presence TTL.
 
-mod cluster_subscriber;
+pub mod cluster;
 mod commands;
 pub mod events;
 pub mod keys;
@@ -23,7 +23,16 @@ use protocol::{ChannelId, ClientId, MessageId};
 use tokio::sync::{mpsc, watch};
 
 pub use self::commands::RedisSettings;
-use self::{commands::RedisCommands, subscriber::Command};
+use self::{
+    cluster::{
+        nodes::{CommandConnections, NodeConnector},
+        router::Router,
+        subscriber::ClusterSubscriber,
+        topology::Topology,
+    },
+    commands::RedisCommands,
+    subscriber::Command,
+};
 use super::{Bus, BusError, ChannelPolicy, ConnKey, EventSink, History, Roster};
 use crate::metrics::Metrics;
 
@@ -75,34 +84,24 @@ impl RedisBus {
         metrics: Arc<Metrics>,
     ) -> Result<Self, BusError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let (push_sender, pushes) = mpsc::unbounded_channel();
-        let mut builder = redis::cluster::ClusterClientBuilder::new(seeds.to_vec())
-            .use_protocol(redis::ProtocolVersion::RESP3)
-            .tcp_settings(commands::no_delay())
-            .push_sender(push_sender)
-            .connection_timeout(settings.command_timeout)
-            .response_timeout(settings.command_timeout);
-        if let Some(pem) = &settings.ca_cert {
-            builder = builder.certs(redis::TlsCertificates {
-                client_tls: None,
-                root_cert: Some(pem.clone()),
-            });
-        }
-        let client = builder
-            .build()
-            .map_err(|e| BusError::Unavailable(format!("bad REDIS_CLUSTER_URLS: {e}")))?;
-        let connection = client
-            .get_pending_async_connection_with_config(redis::cluster::ClusterConfig::default());
-        let commands = Arc::new(RedisCommands::cluster(connection.clone(), settings, policy));
+        let (connector, seed_addrs) =
+            NodeConnector::new(seeds, settings.ca_cert.clone(), settings.command_timeout)?;
+        let connector = Arc::new(connector);
+        let topology = Topology::start(seed_addrs, CommandConnections::new(connector.clone()));
+        let commands = Arc::new(RedisCommands::cluster(
+            Router::new(topology.clone()),
+            settings,
+            policy,
+        ));
         tokio::spawn(watch_replicas(Arc::downgrade(&commands)));
         let (requests, queue) = mpsc::unbounded_channel();
         let (up, subscriber_up) = watch::channel(false);
         tokio::spawn(
-            cluster_subscriber::ClusterSubscriber::new(
-                connection,
+            ClusterSubscriber::new(
+                topology,
+                connector,
                 commands.clone(),
                 queue,
-                pushes,
                 sink,
                 up,
                 metrics,
