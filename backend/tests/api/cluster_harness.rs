@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use crate::helpers::free_port;
+use crate::helpers::{free_port, stable_port};
 
 pub struct RedisCluster {
     pub nodes: Vec<ClusterNode>,
@@ -60,7 +60,7 @@ impl RedisCluster {
         let dir = std::env::temp_dir().join(format!("chat-cluster-{}", free_port()));
         std::fs::create_dir_all(&dir).unwrap();
         let nodes: Vec<ClusterNode> = (0..primaries * (1 + replicas))
-            .map(|_| ClusterNode::start(free_port(), &dir))
+            .map(|_| ClusterNode::start(node_port(), &dir))
             .collect();
         let cluster = Self { nodes, dir };
         for node in &cluster.nodes {
@@ -154,6 +154,19 @@ impl RedisCluster {
         }
         panic!("cluster node {port} did not become ready");
     }
+}
+
+/// A free port for a cluster node: its cluster bus listens 10,000 higher (so the port must be
+/// at most 55,535), and that port must be free too. Below the ephemeral range, so neither can
+/// be taken by an outgoing connection meanwhile.
+fn node_port() -> u16 {
+    for _ in 0..100 {
+        let port = stable_port();
+        if std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port pair for a cluster node");
 }
 
 impl Drop for RedisCluster {
