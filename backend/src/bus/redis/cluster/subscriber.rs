@@ -49,6 +49,10 @@ use crate::{
 
 /// How often subscriptions are checked against the slot map and stalled ones retried.
 const CHECK_EVERY: Duration = Duration::from_millis(500);
+/// After a node fails a subscription, how long its channels wait before the next attempt: a
+/// node that hangs (rather than refusing) would otherwise hold this task for a connect
+/// timeout per channel, delaying every other shard's messages.
+const NODE_BACKOFF: Duration = Duration::from_secs(1);
 
 /// A push, and which connection it came from.
 struct Push {
@@ -79,6 +83,8 @@ pub struct ClusterSubscriber {
     nodes: HashMap<NodeAddr, NodeSubscriber>,
     /// The node each live channel is subscribed on.
     placed: HashMap<ChannelId, NodeAddr>,
+    /// Nodes whose last subscription attempt failed, and when.
+    failing: HashMap<NodeAddr, tokio::time::Instant>,
     channels: Tracked,
 }
 
@@ -106,6 +112,7 @@ impl ClusterSubscriber {
             metrics,
             nodes: HashMap::new(),
             placed: HashMap::new(),
+            failing: HashMap::new(),
             channels: Tracked::new(sink),
         }
     }
@@ -153,6 +160,13 @@ impl ClusterSubscriber {
                 }
             }
         };
+        if self
+            .failing
+            .get(&owner)
+            .is_some_and(|at| at.elapsed() < NODE_BACKOFF)
+        {
+            return;
+        }
         let name = ChannelKeys::new(channel).events();
         let result = match self.node(&owner).await {
             Ok(mut connection) => subscribe_command(&mut connection, "SSUBSCRIBE", &name).await,
@@ -160,10 +174,13 @@ impl ClusterSubscriber {
         };
         if let Err(e) = result {
             log::warn!(channel:% = channel, node:% = owner, error:% = e; "Shard subscription failed; will retry.");
+            self.failing
+                .insert(owner.clone(), tokio::time::Instant::now());
             self.drop_node_if_broken(&owner, &e);
             self.topology.refresh_soon();
             return;
         }
+        self.failing.remove(&owner);
         self.placed.insert(channel.clone(), owner);
         match self.channels.backfill(&self.commands, channel).await {
             Ok(()) => {
