@@ -114,8 +114,8 @@ async fn channels_spread_over_every_shard_with_one_connection_per_node() {
             subscribers, 2,
             "one subscribing connection per instance:\n{list}"
         );
-        // Each instance: one multiplexed connection per node for everything, plus the
-        // cluster client's own management connection; plus our CLIENT LIST caller.
+        // Each instance: one command connection and one subscriber connection per primary;
+        // plus our CLIENT LIST caller.
         assert!(list.lines().count() <= 2 * 2 + 1, "{list}");
     }
 }

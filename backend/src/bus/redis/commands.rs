@@ -347,57 +347,34 @@ impl RedisCommands {
     }
 
     /// The newest message id of each channel (zero when it has none), in one pipelined
-    /// round trip: a burst of first joins (or a resubscription) must not cost one each.
+    /// round trip: a burst of first joins (or a resubscription) must not cost one each. On a
+    /// cluster the channels live on different shards: one query each, all at once.
     pub async fn last_ids(&self, channels: &[ChannelId]) -> Result<Vec<MessageId>, BusError> {
         if channels.is_empty() {
             return Ok(Vec::new());
         }
         if let Source::Cluster(_) = &self.source {
-            // Channels live on different shards: one query each, all at once.
-            let ids = channels.iter().map(|channel| self.last_id(channel));
+            let ids = channels.iter().map(|channel| async move {
+                let log = &ChannelKeys::new(channel).log();
+                let newest: Vec<Entry> = self
+                    .with_connection(Some(log), |mut c| async move {
+                        newest_entry(log).query_async(&mut c).await
+                    })
+                    .await?;
+                newest_id(&newest)
+            });
             return futures_util::future::try_join_all(ids).await;
         }
         let newest: Vec<Vec<Entry>> = self
             .with_connection(None, |mut c| async move {
                 let mut pipe = redis::pipe();
                 for channel in channels {
-                    pipe.cmd("XREVRANGE")
-                        .arg(ChannelKeys::new(channel).log())
-                        .arg("+")
-                        .arg("-")
-                        .arg("COUNT")
-                        .arg(1);
+                    pipe.add_command(newest_entry(&ChannelKeys::new(channel).log()));
                 }
                 pipe.query_async(&mut c).await
             })
             .await?;
-        newest
-            .iter()
-            .map(|entries| {
-                entries
-                    .first()
-                    .map_or(Ok(MessageId::ZERO), |(id, _)| parse_id(id))
-            })
-            .collect()
-    }
-
-    async fn last_id(&self, channel: &ChannelId) -> Result<MessageId, BusError> {
-        let log = &ChannelKeys::new(channel).log();
-        let newest: Vec<Entry> = self
-            .with_connection(Some(log), |mut c| async move {
-                redis::cmd("XREVRANGE")
-                    .arg(log)
-                    .arg("+")
-                    .arg("-")
-                    .arg("COUNT")
-                    .arg(1)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
-        newest
-            .first()
-            .map_or(Ok(MessageId::ZERO), |(id, _)| parse_id(id))
+        newest.iter().map(|entries| newest_id(entries)).collect()
     }
 
     pub async fn join_presence(
@@ -494,6 +471,20 @@ impl RedisCommands {
             Err(BusError::Protocol(format!("PING answered {pong}")))
         }
     }
+}
+
+/// The newest entry of a channel's stream.
+fn newest_entry(log: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd("XREVRANGE");
+    cmd.arg(log).arg("+").arg("-").arg("COUNT").arg(1);
+    cmd
+}
+
+/// The id of the newest entry `newest_entry` returned; zero for an empty stream.
+fn newest_id(newest: &[Entry]) -> Result<MessageId, BusError> {
+    newest
+        .first()
+        .map_or(Ok(MessageId::ZERO), |(id, _)| parse_id(id))
 }
 
 fn parse_id(id: &str) -> Result<MessageId, BusError> {
