@@ -2,8 +2,8 @@
 //! them.
 //!
 //! Each event is serialized once per instance and the same bytes are queued for every local
-//! member. Every connection has its own bounded queue ([`Outbox`]) and writer task, so a slow
-//! reader only ever slows itself.
+//! member. Every connection has its own bounded queue ([`Outbox`]) and writer, so a slow reader
+//! only ever slows itself.
 
 use std::{
     collections::HashMap,
@@ -14,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use actix_ws::CloseCode;
+use actix_http::ws::CloseCode;
 use protocol::{ChannelId, ClientId, ServerFrame};
 use tokio::sync::watch;
 
@@ -28,7 +28,7 @@ use crate::{
 pub struct Member {
     pub client: ClientId,
     pub conn_key: ConnKey,
-    /// The connection's bounded outbound queue; its writer task holds the receiving end.
+    /// The connection's bounded outbound queue; its writer holds the receiving end.
     pub outbox: Outbox,
 }
 

@@ -4,25 +4,41 @@
 //! The hub offers every live event without waiting. A connection whose queue is full (its
 //! client reads slower than the channel talks) is closed with 1013 and resumes from history
 //! when it comes back, rather than losing messages silently or stalling anyone else.
+//!
+//! The receiving end is the socket's writer itself (the WebSocket response body), so a
+//! queued frame is one wake-up away from the socket, and frames that queued up while the
+//! socket was busy go out in one write.
 
 use std::sync::{
     Arc, Mutex,
-    atomic::{AtomicUsize, Ordering},
+    atomic::{AtomicBool, AtomicUsize, Ordering},
 };
+use std::task::{Context, Poll, Waker};
 
-use actix_ws::{CloseCode, CloseReason};
+use actix_http::ws::{CloseCode, CloseReason};
+use bytes::Bytes;
 use bytestring::ByteString;
+use futures_util::task::AtomicWaker;
 use protocol::{MessageId, ServerFrame};
 use tokio::sync::{Notify, mpsc};
 
-/// One frame queued for a connection's writer.
+/// One frame queued for a connection's socket.
 #[derive(Debug, Clone)]
 pub struct Outbound {
     /// Set for `message` frames: the writer drops any whose id it has already sent, which is
     /// what makes replayed history and live delivery meet without a duplicate.
     pub id: Option<MessageId>,
-    /// The serialized frame, shared by every recipient.
-    pub text: ByteString,
+    pub kind: FrameKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum FrameKind {
+    /// A serialized server frame, shared by every recipient.
+    Text(ByteString),
+    /// The server's liveness probe.
+    Ping,
+    /// The answer to a client's ping, echoing its payload.
+    Pong(Bytes),
 }
 
 impl Outbound {
@@ -33,16 +49,50 @@ impl Outbound {
         };
         Self {
             id,
-            text: frame.to_json().into(),
+            kind: FrameKind::Text(frame.to_json().into()),
+        }
+    }
+
+    pub fn ping() -> Self {
+        Self {
+            id: None,
+            kind: FrameKind::Ping,
+        }
+    }
+
+    pub fn pong(payload: Bytes) -> Self {
+        Self {
+            id: None,
+            kind: FrameKind::Pong(payload),
+        }
+    }
+
+    /// What the frame counts for against the queue's byte limit.
+    fn len(&self) -> usize {
+        match &self.kind {
+            FrameKind::Text(text) => text.len(),
+            FrameKind::Ping => 0,
+            FrameKind::Pong(payload) => payload.len(),
         }
     }
 }
 
-/// Asks a connection's writer to close the socket, from anywhere and at most once.
+/// Closes a connection in two steps, from anywhere and at most once.
+///
+/// [`request`](Self::request) stops delivery at once (nothing more is written after it)
+/// and wakes the session, which cleans up; [`farewell`](Self::farewell) then lets the
+/// writer send the close frame. Saying goodbye only after cleanup means a client that
+/// reconnects at once never races its own departure.
 #[derive(Default)]
 pub struct Closer {
     reason: Mutex<Option<CloseReason>>,
+    /// Mirrors `reason.is_some()`, so the writer can check it on every wake-up without a lock.
+    requested: AtomicBool,
+    farewell: AtomicBool,
+    /// Wakes the session.
     notify: Notify,
+    /// Wakes the writer.
+    writer: AtomicWaker,
 }
 
 impl Closer {
@@ -56,23 +106,58 @@ impl Closer {
             code,
             description: Some(description.to_owned()),
         });
-        self.notify.notify_one();
+        self.requested.store(true, Ordering::Release);
+        drop(reason);
+        self.notify.notify_waiters();
+        self.writer.wake();
         true
+    }
+
+    /// Lets the writer send the close frame (with the first requested reason, or `code`
+    /// and `description` if none was requested) and end the connection.
+    pub fn farewell(&self, code: CloseCode, description: &str) {
+        self.request(code, description);
+        self.farewell.store(true, Ordering::Release);
+        self.writer.wake();
     }
 
     /// Resolves with the first requested reason.
     pub async fn requested(&self) -> CloseReason {
         loop {
-            if let Some(reason) = self
-                .reason
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone()
-            {
+            // Listen before looking, so a request between the two is not missed.
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(reason) = self.reason() {
                 return reason;
             }
-            self.notify.notified().await;
+            notified.await;
         }
+    }
+
+    pub fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::Acquire)
+    }
+
+    /// For the writer: the close frame to send now, if the farewell has been said.
+    pub fn farewell_due(&self) -> Option<CloseReason> {
+        if self.farewell.load(Ordering::Acquire) {
+            self.reason()
+        } else {
+            None
+        }
+    }
+
+    /// For the writer: wake `waker` on the next request or farewell.
+    pub fn register_writer(&self, waker: &Waker) {
+        self.writer.register(waker);
+    }
+
+    fn reason(&self) -> Option<CloseReason> {
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -137,7 +222,7 @@ impl Outbox {
     /// Queues a live event without waiting. A connection that cannot take it is closed
     /// (1013); the client resumes with `since` and misses nothing.
     pub fn offer(&self, frame: Outbound) -> Offered {
-        let len = frame.text.len();
+        let len = frame.len();
         if self.queued_bytes.fetch_add(len, Ordering::Relaxed) + len > self.max_bytes {
             self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
             return self.too_slow();
@@ -157,14 +242,20 @@ impl Outbox {
     }
 
     /// Queues a reply to the client's own frame, waiting for room: only the connection's
-    /// own reader ever waits here.
+    /// own reader ever waits here. Once a close is requested the writer stops draining the
+    /// queue, so the wait ends there too.
     pub async fn send(&self, frame: Outbound) -> Result<(), Gone> {
-        let len = frame.text.len();
+        let len = frame.len();
         self.queued_bytes.fetch_add(len, Ordering::Relaxed);
-        self.frames.send(frame).await.map_err(|_| {
+        let sent = tokio::select! {
+            sent = self.frames.send(frame) => sent.is_ok(),
+            _ = self.closer.requested() => false,
+        };
+        if !sent {
             self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
-            Gone
-        })
+            return Err(Gone);
+        }
+        Ok(())
     }
 
     pub fn closer(&self) -> &Arc<Closer> {
@@ -182,10 +273,13 @@ impl Outbox {
 }
 
 impl Inbox {
-    pub async fn recv(&mut self) -> Option<Outbound> {
-        let frame = self.frames.recv().await?;
-        self.queued_bytes
-            .fetch_sub(frame.text.len(), Ordering::Relaxed);
-        Some(frame)
+    /// Takes the next queued frame, or registers `cx` to be woken when one arrives.
+    /// `Ready(None)` once every sender is gone.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outbound>> {
+        let polled = self.frames.poll_recv(cx);
+        if let Poll::Ready(Some(frame)) = &polled {
+            self.queued_bytes.fetch_sub(frame.len(), Ordering::Relaxed);
+        }
+        polled
     }
 }

@@ -131,7 +131,7 @@ impl Application {
             closing
                 .hub
                 .close_all_in_batches(
-                    actix_ws::CloseCode::Restart,
+                    actix_http::ws::CloseCode::Restart,
                     "server restarting; reconnect with since",
                     closing.settings.shutdown_spread,
                 )

@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 
+use actix_http::body::{BodyStream, MessageBody};
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
-use protocol::{ChannelId, ClientId, MessageId, frames::MAX_FRAME_BYTES};
+use protocol::{ChannelId, ClientId, MessageId};
 
 use crate::{auth::AuthError, error::HandshakeError, session, state::AppState};
 
@@ -28,20 +29,12 @@ pub async fn connect(
         .connections
         .try_track(state.settings.max_connections)
         .ok_or(HandshakeError::TooManyConnections)?;
-    let (response, session, stream) =
-        actix_ws::handle(&req, body).map_err(|e| HandshakeError::NotWebSocket(e.to_string()))?;
-    let stream = stream
-        .max_frame_size(MAX_FRAME_BYTES)
-        .aggregate_continuations()
-        .max_continuation_size(MAX_FRAME_BYTES);
-    actix_web::rt::spawn(session::run(
-        state.into_inner(),
-        request,
-        session,
-        stream,
-        connection,
-    ));
-    Ok(response)
+    let mut response = actix_http::ws::handshake(req.head())
+        .map_err(|e| HandshakeError::NotWebSocket(e.to_string()))?;
+    let writer = session::start(state.into_inner(), request, body.into_inner(), connection);
+    // The writer is the response body: the server polls it whenever the socket can take more.
+    let response = response.finish().set_body(BodyStream::new(writer).boxed());
+    Ok(response.into())
 }
 
 fn validate(req: &HttpRequest, state: &AppState) -> Result<session::Request, HandshakeError> {

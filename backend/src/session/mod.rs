@@ -5,30 +5,33 @@
 //! events queue up for it) and the bus subscription is confirmed before history is read;
 //! the writer then drops any queued message whose id it already replayed.
 //!
-//! The session task reads the client's frames ([`reader`]); a separate writer task drains
-//! the connection's bounded outbound queue into the socket ([`writer`]).
+//! The session task reads the client's frames ([`reader`]); the response body is the
+//! connection's [`writer`]: it sends the greeting, then drains the connection's bounded
+//! outbound queue into the socket.
 
+mod incoming;
 mod rate_limit;
 mod reader;
 mod writer;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use actix_ws::{AggregatedMessageStream, CloseCode, Session};
-use protocol::{ChannelId, ClientId, ErrorCode, MessageId, ServerFrame};
+use actix_http::{Payload, ws::CloseCode};
+use protocol::{ChannelId, ClientId, ErrorCode, MessageId, ServerFrame, frames::MAX_FRAME_BYTES};
 use tokio::sync::watch;
 
+pub use self::writer::Writer;
+use self::{
+    incoming::IncomingFrames,
+    writer::{Greeting, GreetingSender},
+};
 use crate::{
     bus::{BusError, ConnKey, History, Roster},
     hub::Member,
-    outbox::{self, QueueLimits},
+    outbox::{self, Outbox, QueueLimits},
     shutdown::ConnectionGuard,
     state::AppState,
 };
-
-/// How long the goodbye (close frame) may take to reach a client that reads slowly, after
-/// the connection has already been cleaned up.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A connection request that passed validation.
 #[derive(Debug, Clone)]
@@ -38,18 +41,34 @@ pub struct Request {
     pub since: Option<MessageId>,
 }
 
-pub async fn run(
+/// Starts the session of an upgraded connection whose frames arrive on `payload`, and
+/// returns the writer that must become the response body.
+pub fn start(
     state: Arc<AppState>,
     request: Request,
-    mut session: Session,
-    stream: AggregatedMessageStream,
+    payload: Payload,
     connection: ConnectionGuard,
-) {
-    let conn_key = state.next_conn_key();
+) -> Writer {
     let (outbox, inbox) = outbox::outbox(QueueLimits {
         frames: state.settings.outbound_queue,
         bytes: state.settings.outbound_queue_bytes,
     });
+    let (writer, greet, writer_gone) =
+        Writer::new(inbox, outbox.closer().clone(), state.metrics.clone());
+    let incoming = IncomingFrames::new(payload, writer_gone, MAX_FRAME_BYTES);
+    actix_web::rt::spawn(run(state, request, outbox, greet, incoming, connection));
+    writer
+}
+
+async fn run(
+    state: Arc<AppState>,
+    request: Request,
+    outbox: Outbox,
+    greet: GreetingSender,
+    incoming: IncomingFrames,
+    connection: ConnectionGuard,
+) {
+    let conn_key = state.next_conn_key();
     let (member, subscribed) = state.hub.join(
         &request.channel,
         Member {
@@ -70,22 +89,14 @@ pub async fn run(
         &mut presence_registered,
     )
     .await;
-    let goodbye = match joined {
+    match joined {
         Ok((roster, history)) => {
-            match greet(&mut session, &state.instance_id, &request, roster, history).await {
-                Some(last_replayed) => {
-                    let writer = actix_web::rt::spawn(writer::run(
-                        session.clone(),
-                        inbox,
-                        last_replayed,
-                        outbox.closer().clone(),
-                        state.metrics.clone(),
-                    ));
-                    reader::Reader::new(&state, &request, session.clone(), stream, outbox)
-                        .run(writer)
-                        .await
-                }
-                None => None,
+            let greeting = greeting(&state.instance_id, &request, roster, history);
+            // Fails only when the connection is already over.
+            if greet.send(greeting).is_ok() {
+                reader::Reader::new(&state, &request, incoming, outbox.clone())
+                    .run()
+                    .await;
             }
         }
         Err(e) => {
@@ -95,10 +106,15 @@ pub async fn run(
                 message: format!("cannot join the channel right now: {e}"),
                 nonce: None,
             };
-            let _ = session.text(refusal.to_json()).await;
-            Some((CloseCode::Again, "unavailable, retry later").into())
+            let _ = greet.send(Greeting {
+                frames: vec![refusal.to_json().into()],
+                last_replayed: None,
+            });
+            outbox
+                .closer()
+                .request(CloseCode::Again, "unavailable, retry later");
         }
-    };
+    }
 
     state.hub.leave(&request.channel, member, &*state.bus);
     if presence_registered
@@ -110,9 +126,9 @@ pub async fn run(
         log::warn!(channel:% = request.channel, error:% = e; "Could not remove presence; it will expire.");
     }
     log::debug!(channel:% = request.channel, client_id:% = request.client, conn:% = conn_key; "Client disconnected.");
-    if let Some(reason) = goodbye {
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.close(Some(reason))).await;
-    }
+    outbox
+        .closer()
+        .farewell(CloseCode::Away, "connection ended");
     drop(connection);
 }
 
@@ -142,15 +158,8 @@ async fn join(
     Ok((roster, history))
 }
 
-/// Sends `welcome` and the replay. Returns the last replayed id (if any) for the writer, or
-/// `None` when the client is already gone.
-async fn greet(
-    session: &mut Session,
-    instance: &str,
-    request: &Request,
-    roster: Roster,
-    history: History,
-) -> Option<Option<MessageId>> {
+/// `welcome` and the replay, and the last replayed id, from which live messages continue.
+fn greeting(instance: &str, request: &Request, roster: Roster, history: History) -> Greeting {
     let welcome = ServerFrame::Welcome {
         channel_id: request.channel.clone(),
         client_id: request.client.clone(),
@@ -159,14 +168,15 @@ async fn greet(
         recovered: history.recovered,
         instance: instance.to_owned(),
     };
-    session.text(welcome.to_json()).await.ok()?;
-    let mut last = request.since.filter(|_| history.recovered);
+    let mut frames = Vec::with_capacity(1 + history.messages.len());
+    frames.push(welcome.to_json().into());
+    let mut last_replayed = request.since.filter(|_| history.recovered);
     for message in history.messages {
-        last = Some(message.id);
-        session
-            .text(ServerFrame::Message(message).to_json())
-            .await
-            .ok()?;
+        last_replayed = Some(message.id);
+        frames.push(ServerFrame::Message(message).to_json().into());
     }
-    Some(last)
+    Greeting {
+        frames,
+        last_replayed,
+    }
 }

@@ -1,17 +1,16 @@
-//! Reads a client's frames until it leaves, the writer closes the socket, or the client
-//! stops answering pings. A client's sends are handled one after another, in the order it
+//! Reads a client's frames until it leaves, a close is requested, or the client stops
+//! answering pings. A client's sends are handled one after another, in the order it
 //! sent them, so they are stored in that order.
 
 use std::time::Duration;
 
-use actix_ws::{
-    AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError, Session,
-};
+use actix_http::ws::CloseCode;
 use protocol::{ClientFrame, ErrorCode, ServerFrame};
-use tokio::{task::JoinHandle, time::Instant};
+use tokio::time::Instant;
 
 use super::{
     Request,
+    incoming::{BadFrames, Incoming, IncomingFrames},
     rate_limit::{RateLimit, TokenBucket},
 };
 use crate::{
@@ -22,8 +21,7 @@ use crate::{
 pub struct Reader<'a> {
     state: &'a AppState,
     request: &'a Request,
-    session: Session,
-    stream: AggregatedMessageStream,
+    incoming: IncomingFrames,
     outbox: Outbox,
     sends: TokenBucket,
 }
@@ -32,8 +30,7 @@ impl<'a> Reader<'a> {
     pub fn new(
         state: &'a AppState,
         request: &'a Request,
-        session: Session,
-        stream: AggregatedMessageStream,
+        incoming: IncomingFrames,
         outbox: Outbox,
     ) -> Self {
         let limit = RateLimit {
@@ -43,15 +40,16 @@ impl<'a> Reader<'a> {
         Self {
             state,
             request,
-            session,
-            stream,
+            incoming,
             outbox,
             sends: TokenBucket::new(limit, Instant::now()),
         }
     }
 
-    /// Runs until the connection must end; returns the close frame to send, if any.
-    pub async fn run(mut self, mut writer: JoinHandle<Option<CloseReason>>) -> Option<CloseReason> {
+    /// Runs until the connection must end. The reason to give the client is with the
+    /// connection's closer.
+    pub async fn run(mut self) {
+        let closer = self.outbox.closer().clone();
         // Leave before the platform's request timeout does it for us, at a moment of our own
         // choosing (the last tenth of the allowed age, at random) so clients that connected
         // together do not all reconnect together.
@@ -64,9 +62,9 @@ impl<'a> Reader<'a> {
             let pong_deadline =
                 pong_due.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
             tokio::select! {
-                ended = &mut writer => return ended.ok().flatten(),
+                _ = closer.requested() => break,
                 _ = ping.tick() => {
-                    if self.session.ping(b"").await.is_err() {
+                    if self.outbox.send(Outbound::ping()).await.is_err() {
                         break;
                     }
                     pong_due.get_or_insert(Instant::now() + self.state.settings.pong_timeout);
@@ -79,15 +77,15 @@ impl<'a> Reader<'a> {
                     self.close(CloseCode::Away, "no pong within the timeout");
                     break;
                 }
-                frame = self.stream.recv() => match frame {
+                frame = self.incoming.recv() => match frame {
                     None => break,
-                    Some(Ok(AggregatedMessage::Text(text))) => {
+                    Some(Ok(Incoming::Text(text))) => {
                         let reply = self.on_text(&text).await;
                         if self.outbox.send(reply).await.is_err() {
                             break;
                         }
                     }
-                    Some(Ok(AggregatedMessage::Binary(_))) => {
+                    Some(Ok(Incoming::Binary)) => {
                         let reply = ServerFrame::Error {
                             code: ErrorCode::BadFrame,
                             message: "frames are JSON text; binary frames are not supported".into(),
@@ -98,30 +96,28 @@ impl<'a> Reader<'a> {
                             break;
                         }
                     }
-                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        let _ = self.session.pong(&bytes).await;
+                    Some(Ok(Incoming::Ping(payload))) => {
+                        if self.outbox.send(Outbound::pong(payload)).await.is_err() {
+                            break;
+                        }
                     }
-                    Some(Ok(AggregatedMessage::Pong(_))) => pong_due = None,
-                    Some(Ok(AggregatedMessage::Close(_))) => {
+                    Some(Ok(Incoming::Pong)) => pong_due = None,
+                    Some(Ok(Incoming::Close)) => {
                         self.close(CloseCode::Normal, "bye");
                         break;
                     }
-                    Some(Err(ProtocolError::Overflow)) => {
-                        self.close(CloseCode::Size, "message too big: the limit is 64 KiB");
-                        break;
-                    }
                     Some(Err(e)) => {
-                        self.close(CloseCode::Protocol, &e.to_string());
+                        let code = match e {
+                            BadFrames::TooBig(_) => CloseCode::Size,
+                            BadFrames::NotUtf8 => CloseCode::Invalid,
+                            BadFrames::Protocol(_) => CloseCode::Protocol,
+                        };
+                        self.close(code, &e.to_string());
                         break;
                     }
                 },
             }
         }
-        // The writer has seen the close request (or will find the connection gone).
-        self.outbox
-            .closer()
-            .request(CloseCode::Away, "connection ended");
-        writer.await.ok().flatten()
     }
 
     fn close(&self, code: CloseCode, reason: &str) {

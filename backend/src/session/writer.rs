@@ -1,47 +1,319 @@
-//! A connection's writer: the only task that writes frames to the socket once the replay is
-//! done. It ends when the connection must close, and says why; the session says goodbye
-//! after cleaning up.
+//! A connection's writer: the WebSocket response body itself, the only thing that writes to
+//! the socket.
+//!
+//! The HTTP server polls this body whenever the socket can take more, and a frame offered
+//! to the connection's queue wakes it directly: no task in between, and every frame that
+//! queued up while the socket was busy is encoded into one chunk, so it leaves in one
+//! write. The order on the wire is always: the greeting (`welcome` and the replay), then
+//! live frames, then the close frame.
 
-use std::sync::Arc;
+use std::{
+    collections::VecDeque,
+    convert::Infallible,
+    future::Future,
+    mem,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
 
-use actix_ws::{CloseReason, Session};
+use actix_codec::Encoder;
+use actix_http::ws::{CloseReason, Codec, Message};
+use bytes::{Bytes, BytesMut};
+use bytestring::ByteString;
+use futures_util::Stream;
 use protocol::MessageId;
+use tokio::sync::oneshot;
 
 use crate::{
     metrics::Metrics,
-    outbox::{Closer, Inbox},
+    outbox::{Closer, FrameKind, Inbox},
 };
 
-/// Writes queued frames until a close is requested (returned) or the connection is gone
-/// (`None`).
-pub async fn run(
-    mut session: Session,
-    mut inbox: Inbox,
-    mut last_sent: Option<MessageId>,
+/// Frames are gathered into one chunk up to about this size before it is handed on.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// RFC 6455: a control frame carries at most 125 bytes; a close frame's reason 123.
+const MAX_CONTROL_PAYLOAD: usize = 125;
+const MAX_CLOSE_REASON: usize = MAX_CONTROL_PAYLOAD - 2;
+
+/// What the session sends first, once the client has joined: `welcome` and the replay (or
+/// the refusal), and the last replayed id, from which live messages continue.
+pub struct Greeting {
+    pub frames: Vec<ByteString>,
+    pub last_replayed: Option<MessageId>,
+}
+
+/// The session's handle on a writer it has not greeted yet.
+pub type GreetingSender = oneshot::Sender<Greeting>;
+
+pub struct Writer {
+    greeting: Option<oneshot::Receiver<Greeting>>,
+    replay: VecDeque<ByteString>,
+    inbox: Inbox,
     closer: Arc<Closer>,
+    last_sent: Option<MessageId>,
     metrics: Arc<Metrics>,
-) -> Option<CloseReason> {
-    loop {
-        let frame = tokio::select! {
-            biased;
-            reason = closer.requested() => return Some(reason),
-            next = inbox.recv() => next?,
+    codec: Codec,
+    chunk: BytesMut,
+    finished: bool,
+    /// Dropped with the writer, which tells the reader the connection is over.
+    _gone: oneshot::Sender<()>,
+}
+
+impl Writer {
+    /// Returns the writer, the sender for its greeting, and what resolves when the writer
+    /// is gone (the server dropped the response: the connection is over).
+    pub fn new(
+        inbox: Inbox,
+        closer: Arc<Closer>,
+        metrics: Arc<Metrics>,
+    ) -> (Self, GreetingSender, oneshot::Receiver<()>) {
+        let (greet, greeting) = oneshot::channel();
+        let (gone, writer_gone) = oneshot::channel();
+        let writer = Self {
+            greeting: Some(greeting),
+            replay: VecDeque::new(),
+            inbox,
+            closer,
+            last_sent: None,
+            metrics,
+            codec: Codec::new(),
+            chunk: BytesMut::new(),
+            finished: false,
+            _gone: gone,
         };
-        if let Some(id) = frame.id {
-            // Already replayed from history, or a duplicate: never send twice.
-            if last_sent.is_some_and(|last| id <= last) {
-                continue;
+        (writer, greet, writer_gone)
+    }
+
+    /// Takes the greeting once the session has sent it. A session that ended before
+    /// greeting (the client left while joining) leaves nothing to replay.
+    fn poll_greeting(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(greeting) = self.greeting.as_mut() else {
+            return true;
+        };
+        match Pin::new(greeting).poll(cx) {
+            Poll::Pending => false,
+            Poll::Ready(greeting) => {
+                if let Ok(greeting) = greeting {
+                    self.replay = greeting.frames.into();
+                    self.last_sent = greeting.last_replayed;
+                }
+                self.greeting = None;
+                true
             }
-            last_sent = Some(id);
         }
-        // A client that stops reading blocks this write; a close request must still win.
-        tokio::select! {
-            biased;
-            reason = closer.requested() => return Some(reason),
-            sent = session.text(frame.text) => sent.ok()?,
+    }
+
+    fn write_replay(&mut self) {
+        while self.chunk.len() < CHUNK_BYTES
+            && let Some(text) = self.replay.pop_front()
+        {
+            self.encode(Message::Text(text));
         }
-        if frame.id.is_some() {
-            metrics.message_out();
+    }
+
+    /// Encodes every live frame queued so far, up to a chunk. Returns false once the queue
+    /// can never yield again (every sender is gone).
+    fn write_live(&mut self, cx: &mut Context<'_>) -> bool {
+        while self.chunk.len() < CHUNK_BYTES {
+            let frame = match self.inbox.poll_recv(cx) {
+                Poll::Ready(Some(frame)) => frame,
+                Poll::Ready(None) => return false,
+                Poll::Pending => break,
+            };
+            if let Some(id) = frame.id {
+                // Already replayed from history, or a duplicate: never send twice.
+                if self.last_sent.is_some_and(|last| id <= last) {
+                    continue;
+                }
+                self.last_sent = Some(id);
+                self.metrics.message_out();
+            }
+            let message = match frame.kind {
+                FrameKind::Text(text) => Message::Text(text),
+                FrameKind::Ping => Message::Ping(Bytes::new()),
+                FrameKind::Pong(payload) => {
+                    Message::Pong(payload.slice(..payload.len().min(MAX_CONTROL_PAYLOAD)))
+                }
+            };
+            self.encode(message);
+        }
+        true
+    }
+
+    fn write_close(&mut self, mut reason: CloseReason) {
+        if let Some(description) = reason.description.as_mut() {
+            let mut end = description.len().min(MAX_CLOSE_REASON);
+            while !description.is_char_boundary(end) {
+                end -= 1;
+            }
+            description.truncate(end);
+        }
+        self.encode(Message::Close(Some(reason)));
+    }
+
+    fn encode(&mut self, message: Message) {
+        // Encoding a text, ping, pong or close message into a buffer cannot fail.
+        if let Err(e) = self.codec.encode(message, &mut self.chunk) {
+            log::error!(error:% = e; "Could not encode a WebSocket frame.");
+        }
+    }
+}
+
+impl Stream for Writer {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.finished {
+            return Poll::Ready(None);
+        }
+        // Registered before the close state is read, so a request in between still wakes us.
+        this.closer.register_writer(cx.waker());
+        let greeted = this.poll_greeting(cx);
+        this.write_replay();
+        let replayed = greeted && this.replay.is_empty();
+        if replayed && !this.closer.is_requested() && !this.write_live(cx) {
+            this.finished = true;
+        }
+        if replayed && let Some(reason) = this.closer.farewell_due() {
+            this.write_close(reason);
+            this.finished = true;
+        }
+        if !this.chunk.is_empty() {
+            // A fresh buffer each time: an idle connection keeps none.
+            return Poll::Ready(Some(Ok(mem::take(&mut this.chunk).freeze())));
+        }
+        if this.finished {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_codec::Decoder;
+    use actix_http::ws::{CloseCode, Frame};
+
+    use super::*;
+    use crate::outbox::{Offered, Outbound, Outbox, QueueLimits, outbox};
+
+    fn writer() -> (Writer, GreetingSender, Outbox) {
+        let (outbox, inbox) = outbox(QueueLimits {
+            frames: 16,
+            bytes: 1 << 20,
+        });
+        let (writer, greet, _gone) = Writer::new(inbox, outbox.closer().clone(), Arc::default());
+        (writer, greet, outbox)
+    }
+
+    fn message(seq: u64) -> Outbound {
+        Outbound {
+            id: Some(MessageId::new(1, seq)),
+            kind: FrameKind::Text(format!("m{seq}").into()),
+        }
+    }
+
+    fn poll(writer: &mut Writer) -> Poll<Option<Bytes>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        Pin::new(writer)
+            .poll_next(&mut cx)
+            .map(|chunk| chunk.map(|c| c.unwrap_or_else(|never| match never {})))
+    }
+
+    /// Decodes a chunk the way a client does.
+    fn frames(chunk: Bytes) -> Vec<Frame> {
+        let mut codec = Codec::new().client_mode();
+        let mut buf = BytesMut::from(&chunk[..]);
+        let mut out = Vec::new();
+        while let Some(frame) = codec.decode(&mut buf).expect("valid frames") {
+            out.push(frame);
+        }
+        assert!(buf.is_empty(), "a partial frame at the end of a chunk");
+        out
+    }
+
+    fn texts(frames: &[Frame]) -> Vec<&str> {
+        frames
+            .iter()
+            .map(|f| match f {
+                Frame::Text(t) => std::str::from_utf8(t).expect("UTF-8"),
+                other => panic!("expected text, got {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn live_frames_wait_for_the_greeting_then_leave_with_it_in_one_chunk_without_repeats() {
+        let (mut writer, greet, outbox) = writer();
+        for seq in 1..=3 {
+            assert_eq!(outbox.offer(message(seq)), Offered::Queued);
+        }
+        assert!(poll(&mut writer).is_pending(), "nothing before the welcome");
+        let greeting = Greeting {
+            frames: vec!["welcome".into(), "m1".into(), "m2".into()],
+            last_replayed: Some(MessageId::new(1, 2)),
+        };
+        assert!(greet.send(greeting).is_ok());
+        let Poll::Ready(Some(chunk)) = poll(&mut writer) else {
+            panic!("the greeting and the queued frame were not written");
+        };
+        assert_eq!(texts(&frames(chunk)), ["welcome", "m1", "m2", "m3"]);
+        assert!(poll(&mut writer).is_pending());
+    }
+
+    #[test]
+    fn after_a_close_request_nothing_more_is_sent_and_the_farewell_ends_the_stream() {
+        let (mut writer, greet, outbox) = writer();
+        assert!(
+            greet
+                .send(Greeting {
+                    frames: vec![],
+                    last_replayed: None,
+                })
+                .is_ok()
+        );
+        outbox.offer(message(1));
+        outbox
+            .closer()
+            .request(CloseCode::Again, "too slow: outbound queue full");
+        outbox.offer(message(2));
+        assert!(poll(&mut writer).is_pending(), "nothing after the request");
+        outbox
+            .closer()
+            .farewell(CloseCode::Away, "connection ended");
+        let Poll::Ready(Some(chunk)) = poll(&mut writer) else {
+            panic!("no close frame");
+        };
+        match &frames(chunk)[..] {
+            [Frame::Close(Some(reason))] => {
+                // The first reason wins.
+                assert_eq!(reason.code, CloseCode::Again);
+            }
+            other => panic!("expected only a close frame, got {other:?}"),
+        }
+        assert_eq!(poll(&mut writer), Poll::Ready(None));
+    }
+
+    #[test]
+    fn a_long_close_reason_is_cut_to_fit_a_control_frame() {
+        let (mut writer, greet, outbox) = writer();
+        drop(greet);
+        outbox
+            .closer()
+            .farewell(CloseCode::Protocol, &"é".repeat(100));
+        let Poll::Ready(Some(chunk)) = poll(&mut writer) else {
+            panic!("no close frame");
+        };
+        match &frames(chunk)[..] {
+            [Frame::Close(Some(reason))] => {
+                let description = reason.description.as_deref().unwrap_or_default();
+                assert_eq!(description, "é".repeat(61));
+            }
+            other => panic!("expected only a close frame, got {other:?}"),
         }
     }
 }

@@ -630,6 +630,15 @@ impl Client {
     pub async fn send_raw(&mut self, message: Message) {
         self.socket.send(message).await.unwrap();
     }
+
+    /// The next WebSocket message of any kind, pings and pongs included.
+    pub async fn next_raw(&mut self) -> Message {
+        tokio::time::timeout(PATIENCE, self.socket.next())
+            .await
+            .expect("no frame in time")
+            .expect("socket ended")
+            .expect("socket error")
+    }
 }
 
 /// A plain HTTP GET over a fresh connection: status and body (JSON when it parses).

@@ -11,6 +11,7 @@ mod chaos;
 mod chat;
 mod chatters;
 mod cluster;
+mod frames;
 mod handshake;
 mod history;
 mod limits;
