@@ -44,6 +44,10 @@ pub struct Settings {
     pub ping_interval: Duration,
     pub pong_timeout: Duration,
     pub presence_ttl: Duration,
+    /// Above this many clients online, a channel's members get the count once a second
+    /// (`online`) instead of every `presence` event: announcing each of N joins to N members
+    /// costs N² frames.
+    pub presence_detail_max: u64,
     /// Replicas an ack waits for: `None` = one where a replica answers (auto), `Some(0)` = off.
     pub redis_wait_replicas: Option<usize>,
     /// Longest such wait before the send is answered `unavailable`.
@@ -258,6 +262,7 @@ impl Settings {
             ping_interval: secs("PING_INTERVAL_SECS", 30)?,
             pong_timeout: secs("PONG_TIMEOUT_SECS", 10)?,
             presence_ttl: secs("PRESENCE_TTL_SECS", 30)?,
+            presence_detail_max: number("PRESENCE_DETAIL_MAX", get("PRESENCE_DETAIL_MAX"), 100, 0)?,
             dedupe_window: secs("DEDUPE_WINDOW_SECS", 600)?,
             subscriber_ping: secs("SUBSCRIBER_PING_SECS", 2)?,
             redis_wait_replicas: match get("REDIS_WAIT_REPLICAS") {

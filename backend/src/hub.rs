@@ -36,6 +36,8 @@ struct LocalChannel {
     members: HashMap<u64, Member>,
     /// From the bus: true while the channel's events are being delivered to this instance.
     subscribed: watch::Receiver<bool>,
+    /// The latest count of a large channel, not yet sent (see [`Hub::send_online_counts`]).
+    unsent_online_count: Option<u64>,
 }
 
 pub struct Hub {
@@ -43,6 +45,8 @@ pub struct Hub {
     channels: Mutex<HashMap<ChannelId, LocalChannel>>,
     next_member: AtomicU64,
     metrics: Arc<Metrics>,
+    /// Above this many online, presence events are summed up into a periodic count.
+    presence_detail_max: u64,
 }
 
 /// A member's place in the hub, returned by [`Hub::join`] and given back to [`Hub::leave`].
@@ -50,11 +54,12 @@ pub struct Hub {
 pub struct MemberId(u64);
 
 impl Hub {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    pub fn new(metrics: Arc<Metrics>, presence_detail_max: u64) -> Self {
         Self {
             channels: Mutex::default(),
             next_member: AtomicU64::new(0),
             metrics,
+            presence_detail_max,
         }
     }
 
@@ -78,6 +83,7 @@ impl Hub {
             .or_insert_with(|| LocalChannel {
                 members: HashMap::new(),
                 subscribed: bus.subscribe(channel),
+                unsent_online_count: None,
             });
         local.members.insert(id, member);
         (MemberId(id), local.subscribed.clone())
@@ -130,6 +136,31 @@ impl Hub {
         }
     }
 
+    /// Sends each large channel's latest count, if it changed since the last call, to its
+    /// local members: called once a second, this is all a member of a large channel hears
+    /// of others coming and going.
+    pub fn send_online_counts(&self) {
+        for local in self.lock().values_mut() {
+            if let Some(online_count) = local.unsent_online_count.take() {
+                self.offer_to_all(
+                    local,
+                    &Outbound::frame(&ServerFrame::Online { online_count }),
+                );
+            }
+        }
+    }
+
+    fn offer_to_all(&self, local: &LocalChannel, outbound: &Outbound) {
+        for member in local.members.values() {
+            if let Offered::TooSlow { first_close } = member.outbox.offer(outbound.clone()) {
+                self.metrics.fanout_drop();
+                if first_close {
+                    self.metrics.slow_consumer_close();
+                }
+            }
+        }
+    }
+
     /// Channels this instance has local members in.
     pub fn channel_count(&self) -> usize {
         self.lock().len()
@@ -154,6 +185,18 @@ impl EventSink for Hub {
     }
 
     fn deliver(&self, channel: &ChannelId, event: BusEvent) {
+        if let BusEvent::Presence { online_count, .. } = &event {
+            let mut channels = self.lock();
+            let Some(local) = channels.get_mut(channel) else {
+                return;
+            };
+            if *online_count > self.presence_detail_max {
+                local.unsent_online_count = Some(*online_count);
+                return;
+            }
+            // This event carries a newer count than any summary still to be sent.
+            local.unsent_online_count = None;
+        }
         let frame = match event {
             BusEvent::Message(message) => {
                 let now_ms = std::time::SystemTime::now()
@@ -179,13 +222,6 @@ impl EventSink for Hub {
         let Some(local) = channels.get(channel) else {
             return;
         };
-        for member in local.members.values() {
-            if let Offered::TooSlow { first_close } = member.outbox.offer(outbound.clone()) {
-                self.metrics.fanout_drop();
-                if first_close {
-                    self.metrics.slow_consumer_close();
-                }
-            }
-        }
+        self.offer_to_all(local, &outbound);
     }
 }

@@ -77,18 +77,19 @@ impl Outbound {
     }
 }
 
-/// Closes a connection in two steps, from anywhere and at most once.
+/// Closes a connection in steps, from anywhere and at most once.
 ///
 /// [`request`](Self::request) stops delivery at once (nothing more is written after it)
 /// and wakes the session, which cleans up; [`farewell`](Self::farewell) then lets the
-/// writer send the close frame. Saying goodbye only after cleanup means a client that
-/// reconnects at once never races its own departure.
+/// writer send the close frame, and [`hang_up`](Self::hang_up) end the response, which
+/// closes the TCP connection.
 #[derive(Default)]
 pub struct Closer {
     reason: Mutex<Option<CloseReason>>,
     /// Mirrors `reason.is_some()`, so the writer can check it on every wake-up without a lock.
     requested: AtomicBool,
     farewell: AtomicBool,
+    hang_up: AtomicBool,
     /// Wakes the session.
     notify: Notify,
     /// Wakes the writer.
@@ -119,6 +120,17 @@ impl Closer {
         self.request(code, description);
         self.farewell.store(true, Ordering::Release);
         self.writer.wake();
+    }
+
+    /// Lets the writer end the response once its close frame is out.
+    pub fn hang_up(&self) {
+        self.hang_up.store(true, Ordering::Release);
+        self.writer.wake();
+    }
+
+    /// For the writer: whether the response may end.
+    pub fn hang_up_due(&self) -> bool {
+        self.hang_up.load(Ordering::Acquire)
     }
 
     /// Resolves with the first requested reason.

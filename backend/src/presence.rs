@@ -1,7 +1,8 @@
-//! Keeps this instance's connections present in the shared roster. Entries that stop being
-//! refreshed (the instance crashed) expire after the presence TTL.
+//! Keeps this instance's connections present in the shared roster (entries that stop being
+//! refreshed, because the instance crashed, expire after the presence TTL), and tells the
+//! members of large channels how many are online.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use crate::state::AppState;
 
@@ -19,6 +20,23 @@ pub async fn keep_fresh(state: Arc<AppState>) {
             if let Err(e) = state.bus.refresh_presence(&channel, &members).await {
                 log::warn!(channel:% = channel, error:% = e; "Presence refresh failed.");
             }
+        }
+    }
+}
+
+/// How often members of a large channel hear the online count, when it changed.
+const ONLINE_COUNT_PERIOD: Duration = Duration::from_secs(1);
+
+/// Sends large channels' online counts every [`ONLINE_COUNT_PERIOD`], until shutdown.
+pub async fn announce_online_counts(state: Arc<AppState>) {
+    let stop = state.shutdown.wait();
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(ONLINE_COUNT_PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tick.tick() => state.hub.send_online_counts(),
         }
     }
 }

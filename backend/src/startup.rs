@@ -1,7 +1,7 @@
 //! Building and running the backend, zero-to-production style: tests build it on port 0 and
 //! read back the real port; `main` builds it from the environment.
 
-use std::{future::Future, net::TcpListener, sync::Arc};
+use std::{future::Future, net::TcpListener, sync::Arc, time::Duration};
 
 use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::Context;
@@ -37,7 +37,7 @@ impl Application {
     pub fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         let metrics = Arc::new(Metrics::default());
-        let hub = Arc::new(Hub::new(metrics.clone()));
+        let hub = Arc::new(Hub::new(metrics.clone(), settings.presence_detail_max));
         let policy = ChannelPolicy {
             history_limit: settings.history_limit,
             history_max: settings.history_max,
@@ -74,6 +74,7 @@ impl Application {
         let handshake_timeout = settings.handshake_timeout;
         let state = Arc::new(AppState::new(settings, hub, bus, metrics));
         tokio::spawn(presence::keep_fresh(state.clone()));
+        tokio::spawn(presence::announce_online_counts(state.clone()));
 
         let data = web::Data::from(state.clone());
         let mut server = HttpServer::new(move || {
@@ -92,6 +93,11 @@ impl Application {
                 }
             })
             .client_request_timeout(handshake_timeout)
+            // Once a WebSocket's close frame is out, close the TCP connection at once. By
+            // default the server lingers up to a second for the client to hang up first,
+            // while the client (RFC 6455) waits for the server: a browser would only then
+            // report the close, and reconnect a second late.
+            .client_disconnect_timeout(Duration::ZERO)
             .listen(listener)?
             .disable_signals()
             .shutdown_timeout(grace.as_secs())

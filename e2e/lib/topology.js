@@ -13,7 +13,7 @@ export const artifactsDir = path.resolve(here, "../artifacts");
 const binDir = process.env.CHAT_BIN_DIR || path.join(repoRoot, "target/debug");
 
 /** Starts everything; `label` names this run's log directory under artifacts/logs. */
-export async function startTopology(label) {
+export async function startTopology(label, { backendEnv = {} } = {}) {
   const logDir = path.join(artifactsDir, "logs", label);
   const children = [];
   let proxy = null;
@@ -55,6 +55,7 @@ export async function startTopology(label) {
           // The tests type faster than people: lift the per-connection send rate limit.
           RATE_LIMIT_PER_SEC: "200",
           RATE_LIMIT_BURST: "200",
+          ...backendEnv,
         },
         logDir,
       );

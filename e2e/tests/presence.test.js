@@ -45,3 +45,38 @@ test("the online list and join/leave lines follow people coming and going", asyn
   assert.deepEqual(await notices(alice.page), ["bob joined", "carol joined", "bob left", "carol left"]);
   assert.deepEqual(await notices(bob.page), ["carol joined"]);
 });
+
+test("past the detail limit the page shows how many are online, not stale names", async () => {
+  // A second set of services where a room counts as large past 2 people online.
+  const large = await startTopology("presence-large", { backendEnv: { PRESENCE_DETAIL_MAX: "2" } });
+  try {
+    const alice = await openUser(browser, large);
+    await join(alice, "townhall", "alice");
+    const bob = await openUser(browser, large);
+    await join(bob, "townhall", "bob");
+    await alice.page.waitForFunction(() => document.querySelector("#online-count").textContent === "2");
+    assert.deepEqual(await onlineNames(alice.page), ["alice", "bob"]);
+
+    const guests = [];
+    for (const name of ["carol", "dave", "erin"]) {
+      const guest = await openUser(browser, large);
+      await join(guest, "townhall", name);
+      guests.push(guest);
+    }
+    // The count arrives within a second or so; joins are no longer announced one by one.
+    await alice.page.waitForFunction(() => document.querySelector("#online-count").textContent === "5", null, {
+      timeout: 10000,
+    });
+    assert.deepEqual(await onlineNames(alice.page), ["alice"], "only yourself, by name");
+    const more = await alice.page.$eval("#online .more", (n) => n.textContent);
+    assert.equal(more, "and 4 more");
+    assert.deepEqual(await notices(alice.page), ["bob joined"]);
+
+    for (const guest of guests) await guest.context.close();
+    await alice.page.waitForFunction(() => document.querySelector("#online-count").textContent === "2", null, {
+      timeout: 10000,
+    });
+  } finally {
+    await large.stop();
+  }
+});

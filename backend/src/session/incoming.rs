@@ -88,10 +88,17 @@ impl IncomingFrames {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
+    /// Returns once the client has sent its close frame or gone, discarding anything else
+    /// it sends: the second half of a closing handshake the server started.
+    pub async fn until_closed(&mut self) {
+        while self.recv().await.is_some() {}
+    }
+
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Incoming, BadFrames>>> {
         loop {
             if let Some(incoming) = self.decode().transpose() {
-                if incoming.is_err() {
+                // Nothing after a close or a broken frame counts.
+                if matches!(incoming, Err(_) | Ok(Incoming::Close)) {
                     self.ended = true;
                 }
                 return Poll::Ready(Some(incoming));

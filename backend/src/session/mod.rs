@@ -14,7 +14,7 @@ mod rate_limit;
 mod reader;
 mod writer;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use actix_http::{Payload, ws::CloseCode};
 use protocol::{ChannelId, ClientId, ErrorCode, MessageId, ServerFrame, frames::MAX_FRAME_BYTES};
@@ -32,6 +32,9 @@ use crate::{
     shutdown::ConnectionGuard,
     state::AppState,
 };
+
+/// How long the server waits for the client to answer its close frame before it hangs up.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A connection request that passed validation.
 #[derive(Debug, Clone)]
@@ -65,7 +68,7 @@ async fn run(
     request: Request,
     outbox: Outbox,
     greet: GreetingSender,
-    incoming: IncomingFrames,
+    mut incoming: IncomingFrames,
     connection: ConnectionGuard,
 ) {
     let conn_key = state.next_conn_key();
@@ -94,7 +97,7 @@ async fn run(
             let greeting = greeting(&state.instance_id, &request, roster, history);
             // Fails only when the connection is already over.
             if greet.send(greeting).is_ok() {
-                reader::Reader::new(&state, &request, incoming, outbox.clone())
+                incoming = reader::Reader::new(&state, &request, incoming, outbox.clone())
                     .run()
                     .await;
             }
@@ -126,9 +129,14 @@ async fn run(
         log::warn!(channel:% = request.channel, error:% = e; "Could not remove presence; it will expire.");
     }
     log::debug!(channel:% = request.channel, client_id:% = request.client, conn:% = conn_key; "Client disconnected.");
-    outbox
-        .closer()
-        .farewell(CloseCode::Away, "connection ended");
+    // The close frame goes out now that the client's traces are gone, so a client that
+    // reconnects at once never races its own departure. The server hangs up once the client
+    // has answered it (RFC 6455): hanging up before could reset the connection under a
+    // client that has not read the close frame yet.
+    let closer = outbox.closer();
+    closer.farewell(CloseCode::Away, "connection ended");
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, incoming.until_closed()).await;
+    closer.hang_up();
     drop(connection);
 }
 

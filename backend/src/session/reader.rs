@@ -46,9 +46,10 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Runs until the connection must end. The reason to give the client is with the
-    /// connection's closer.
-    pub async fn run(mut self) {
+    /// Runs until the connection must end, and hands back the client's frames for the end
+    /// of the closing handshake. The reason to give the client is with the connection's
+    /// closer.
+    pub async fn run(mut self) -> IncomingFrames {
         let closer = self.outbox.closer().clone();
         // Leave before the platform's request timeout does it for us, at a moment of our own
         // choosing (the last tenth of the allowed age, at random) so clients that connected
@@ -118,6 +119,7 @@ impl<'a> Reader<'a> {
                 },
             }
         }
+        self.incoming
     }
 
     fn close(&self, code: CloseCode, reason: &str) {

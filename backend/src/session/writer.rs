@@ -5,7 +5,8 @@
 //! to the connection's queue wakes it directly: no task in between, and every frame that
 //! queued up while the socket was busy is encoded into one chunk, so it leaves in one
 //! write. The order on the wire is always: the greeting (`welcome` and the replay), then
-//! live frames, then the close frame.
+//! live frames, then the close frame; the response ends (and the server hangs up) when the
+//! session says so.
 
 use std::{
     collections::VecDeque,
@@ -56,6 +57,7 @@ pub struct Writer {
     metrics: Arc<Metrics>,
     codec: Codec,
     chunk: BytesMut,
+    close_sent: bool,
     finished: bool,
     /// Dropped with the writer, which tells the reader the connection is over.
     _gone: oneshot::Sender<()>,
@@ -80,6 +82,7 @@ impl Writer {
             metrics,
             codec: Codec::new(),
             chunk: BytesMut::new(),
+            close_sent: false,
             finished: false,
             _gone: gone,
         };
@@ -177,13 +180,19 @@ impl Stream for Writer {
         if replayed && !this.closer.is_requested() && !this.write_live(cx) {
             this.finished = true;
         }
-        if replayed && let Some(reason) = this.closer.farewell_due() {
+        if replayed
+            && !this.close_sent
+            && let Some(reason) = this.closer.farewell_due()
+        {
             this.write_close(reason);
-            this.finished = true;
+            this.close_sent = true;
         }
         if !this.chunk.is_empty() {
             // A fresh buffer each time: an idle connection keeps none.
             return Poll::Ready(Some(Ok(mem::take(&mut this.chunk).freeze())));
+        }
+        if this.close_sent && this.closer.hang_up_due() {
+            this.finished = true;
         }
         if this.finished {
             Poll::Ready(None)
@@ -266,7 +275,7 @@ mod tests {
     }
 
     #[test]
-    fn after_a_close_request_nothing_more_is_sent_and_the_farewell_ends_the_stream() {
+    fn after_a_close_request_nothing_more_is_sent_then_the_close_frame_then_the_end() {
         let (mut writer, greet, outbox) = writer();
         assert!(
             greet
@@ -295,6 +304,11 @@ mod tests {
             }
             other => panic!("expected only a close frame, got {other:?}"),
         }
+        assert!(
+            poll(&mut writer).is_pending(),
+            "hung up before the client answered"
+        );
+        outbox.closer().hang_up();
         assert_eq!(poll(&mut writer), Poll::Ready(None));
     }
 

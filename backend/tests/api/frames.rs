@@ -96,13 +96,22 @@ async fn a_ping_is_answered_with_its_payload_in_order() {
 }
 
 #[tokio::test]
-async fn a_client_close_is_answered_with_1000_and_the_others_see_it_leave() {
+async fn a_client_close_is_answered_with_1000_then_a_hang_up_and_the_others_see_it_leave() {
     let d = Deployment::start(Engine::Embedded, &[]).await;
     let (mut alice, _) = Client::join(&d.a().ws_url("room", "alice")).await;
     let (mut bob, _) = Client::join(&d.a().ws_url("room", "bob")).await;
     bob.send_raw(Message::Close(None)).await;
     let close = bob.closed().await.expect("a close frame");
     assert_eq!(u16::from(close.code), 1000);
+    // The server hangs up right after its close frame, so the client learns the connection
+    // is over (a browser's `close` event) without waiting out a linger timeout of a second.
+    let hung_up = std::time::Instant::now();
+    assert!(bob.closed().await.is_none());
+    assert!(
+        hung_up.elapsed() < std::time::Duration::from_millis(500),
+        "the server kept the TCP connection open for {:?}",
+        hung_up.elapsed()
+    );
     loop {
         if let ServerFrame::Presence {
             event, client_id, ..
@@ -113,4 +122,23 @@ async fn a_client_close_is_answered_with_1000_and_the_others_see_it_leave() {
             break;
         }
     }
+}
+
+#[tokio::test]
+async fn a_server_close_is_followed_by_a_hang_up_once_the_client_answers() {
+    let d = Deployment::start(Engine::Embedded, &[]).await;
+    let (mut alice, _) = Client::join(&d.a().ws_url("room", "alice")).await;
+    alice
+        .send_raw(fragment(&[b'x'; 70 * 1024], Data::Text, true))
+        .await;
+    // Reading the close frame makes the client answer it.
+    let close = alice.closed().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), 1009);
+    let answered = std::time::Instant::now();
+    assert!(alice.closed().await.is_none());
+    assert!(
+        answered.elapsed() < std::time::Duration::from_millis(500),
+        "the server kept the TCP connection open for {:?} after the client's close",
+        answered.elapsed()
+    );
 }

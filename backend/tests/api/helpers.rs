@@ -502,7 +502,10 @@ impl Client {
     pub async fn reply(&mut self) -> ServerFrame {
         loop {
             let frame = self.next().await;
-            if !matches!(frame, ServerFrame::Presence { .. }) {
+            if !matches!(
+                frame,
+                ServerFrame::Presence { .. } | ServerFrame::Online { .. }
+            ) {
                 return frame;
             }
         }

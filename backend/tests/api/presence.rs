@@ -6,7 +6,10 @@ use protocol::{PresenceEvent, ServerFrame};
 
 use crate::{helpers::*, on_every_engine};
 
-on_every_engine!(presence_follows_client_ids_across_instances);
+on_every_engine!(
+    presence_follows_client_ids_across_instances,
+    a_large_channel_hears_the_count_once_a_second_instead_of_each_join,
+);
 
 fn online(welcome: &ServerFrame) -> (Vec<String>, u64) {
     match welcome {
@@ -98,4 +101,117 @@ async fn a_killed_instance_leaves_no_ghosts_beyond_the_ttl() {
         (vec!["alice".into(), "bob".into()], 2),
         "the killed instance's client is still listed"
     );
+}
+
+/// What a member heard while others came and went: every `presence` event, and the counts
+/// of the `online` frames in the order they came.
+#[derive(Debug, Default)]
+struct Heard {
+    presence: Vec<(PresenceEvent, String, u64)>,
+    counts: Vec<u64>,
+}
+
+/// Reads frames until `done` holds for what was heard, or panics after `patience`.
+async fn listen(
+    client: &mut Client,
+    heard: &mut Heard,
+    patience: Duration,
+    done: impl Fn(&Heard) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + patience;
+    while !done(heard) {
+        let frame = tokio::time::timeout_at(deadline, client.next())
+            .await
+            .unwrap_or_else(|_| panic!("not heard in time: {heard:?}"));
+        match frame {
+            ServerFrame::Presence {
+                event,
+                client_id,
+                online_count,
+            } => heard
+                .presence
+                .push((event, client_id.to_string(), online_count)),
+            ServerFrame::Online { online_count } => heard.counts.push(online_count),
+            _ => {}
+        }
+    }
+}
+
+async fn a_large_channel_hears_the_count_once_a_second_instead_of_each_join(engine: Engine) {
+    const CROWD: usize = 8;
+    let d = Deployment::start(engine, &[("PRESENCE_DETAIL_MAX", "2")]).await;
+    let (mut alice, _) = Client::join(&d.a().ws_url("room", "alice")).await;
+    let (_bob, _) = Client::join(&d.b().ws_url("room", "bob")).await;
+    let mut heard = Heard::default();
+    // Up to the limit, every join is announced.
+    listen(&mut alice, &mut heard, PATIENCE, |h| {
+        h.presence.iter().any(|(_, who, _)| who == "bob")
+    })
+    .await;
+    assert_eq!(
+        heard.presence.last(),
+        Some(&(PresenceEvent::Join, "bob".into(), 2))
+    );
+
+    // Past it, members hear only the count, at most once a second per instance.
+    let started = std::time::Instant::now();
+    let mut crowd = Vec::new();
+    for i in 0..CROWD {
+        let app = if i % 2 == 0 { d.a() } else { d.b() };
+        crowd.push(
+            Client::join(&app.ws_url("room", &format!("guest{i}")))
+                .await
+                .0,
+        );
+    }
+    let total = 2 + CROWD as u64;
+    listen(&mut alice, &mut heard, PATIENCE, |h| {
+        h.counts.last() == Some(&total)
+    })
+    .await;
+    let seconds = started.elapsed().as_secs();
+    assert!(
+        heard
+            .presence
+            .iter()
+            .all(|(_, who, _)| !who.starts_with("guest")),
+        "a join was announced in a large channel: {heard:?}"
+    );
+    assert!(
+        heard.counts.windows(2).all(|w| w[0] <= w[1]) && heard.counts.iter().all(|c| *c > 2),
+        "{heard:?}"
+    );
+    let instances = if matches!(engine, Engine::Embedded) {
+        1
+    } else {
+        2
+    };
+    assert!(
+        heard.counts.len() as u64 <= instances * (seconds + 2),
+        "{} counts in {seconds} s: {heard:?}",
+        heard.counts.len()
+    );
+
+    // Back under the limit, events are announced again, and no older count overtakes them.
+    heard = Heard::default();
+    for guest in crowd {
+        guest.close().await;
+    }
+    listen(&mut alice, &mut heard, PATIENCE, |h| {
+        h.presence.iter().any(|(_, _, count)| *count == 2)
+    })
+    .await;
+    let (event, who, _) = heard
+        .presence
+        .last()
+        .cloned()
+        .unwrap_or_else(|| unreachable!());
+    assert_eq!(event, PresenceEvent::Leave);
+    assert!(who.starts_with("guest"), "{heard:?}");
+    let quiet = tokio::time::timeout(
+        Duration::from_millis(1500),
+        listen(&mut alice, &mut heard, PATIENCE, |h| !h.counts.is_empty()),
+    )
+    .await;
+    assert!(quiet.is_err(), "a stale count after the leave: {heard:?}");
 }

@@ -82,6 +82,11 @@ pub enum ServerFrame {
         client_id: ClientId,
         online_count: u64,
     },
+    /// How many are present, instead of each `presence` event, in a channel too large for
+    /// every join and leave to be worth a frame to every member.
+    Online {
+        online_count: u64,
+    },
     Error {
         code: ErrorCode,
         message: String,
@@ -332,6 +337,17 @@ mod tests {
             err,
             serde_json::json!({"type":"error","code":"unavailable","message":"x"})
         );
+        let online: Value = serde_json::from_str(
+            &ServerFrame::Online {
+                online_count: 12873,
+            }
+            .to_json(),
+        )
+        .unwrap();
+        assert_eq!(
+            online,
+            serde_json::json!({"type":"online","online_count":12873})
+        );
     }
 
     #[test]
@@ -350,6 +366,7 @@ mod tests {
                 client_id: ClientId::parse("bob").unwrap(),
                 online_count: 0,
             },
+            ServerFrame::Online { online_count: 101 },
             ServerFrame::Error {
                 code: ErrorCode::TooLarge,
                 message: "too long".into(),

@@ -135,6 +135,9 @@ function onFrame(s, data) {
     case "presence":
       onPresence(s, frame);
       break;
+    case "online":
+      onOnlineCount(s, frame);
+      break;
     case "error":
       onError(s, frame);
       break;

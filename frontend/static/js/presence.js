@@ -22,6 +22,15 @@ function onPresence(s, frame) {
   announce(text);
 }
 
+// A large channel sends only how many are online, once a second: the names from `welcome`
+// can no longer be kept current, so the list shows you and a count of the others.
+function onOnlineCount(s, frame) {
+  if (!Number.isFinite(frame.online_count)) return;
+  s.online = new Set(s.name ? [s.name] : []);
+  s.onlineCount = frame.online_count;
+  renderOnline(s);
+}
+
 function renderOnline(s) {
   const names = [...s.online].sort((a, b) => (a === s.name ? -1 : b === s.name ? 1 : a.localeCompare(b)));
   const items = names.map((who) => {

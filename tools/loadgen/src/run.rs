@@ -425,7 +425,11 @@ impl Conn {
                     .unwrap_or_else(|| "unknown".into());
                 bump(&shared.send_errors, code);
             }
-            Ok(ServerFrame::Welcome { .. } | ServerFrame::Presence { .. }) => {}
+            Ok(
+                ServerFrame::Welcome { .. }
+                | ServerFrame::Presence { .. }
+                | ServerFrame::Online { .. },
+            ) => {}
             Err(_) => {
                 shared.bad_frames.fetch_add(1, Relaxed);
             }
