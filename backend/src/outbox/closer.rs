@@ -1,0 +1,110 @@
+//! Closing a connection from anywhere: the hub (too slow, gap, shutdown), the reader (the
+//! client left, pong timeout, bad frames) or the session (cleanup done).
+
+use std::{
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::Waker,
+};
+
+use actix_http::ws::{CloseCode, CloseReason};
+use futures_util::task::AtomicWaker;
+use tokio::sync::Notify;
+
+/// Closes a connection in steps, from anywhere and at most once.
+///
+/// [`request`](Self::request) stops delivery at once (nothing more is written after it)
+/// and wakes the session, which cleans up; [`farewell`](Self::farewell) then lets the
+/// writer send the close frame, and [`hang_up`](Self::hang_up) end the response, which
+/// closes the TCP connection.
+#[derive(Default)]
+pub struct Closer {
+    reason: Mutex<Option<CloseReason>>,
+    /// Mirrors `reason.is_some()`, so the writer can check it on every wake-up without a lock.
+    requested: AtomicBool,
+    farewell: AtomicBool,
+    hang_up: AtomicBool,
+    /// Wakes the session.
+    notify: Notify,
+    /// Wakes the writer.
+    writer: AtomicWaker,
+}
+
+impl Closer {
+    /// Requests a close; the first reason wins. Returns whether this was the first.
+    pub fn request(&self, code: CloseCode, description: &str) -> bool {
+        let mut reason = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        if reason.is_some() {
+            return false;
+        }
+        *reason = Some(CloseReason {
+            code,
+            description: Some(description.to_owned()),
+        });
+        self.requested.store(true, Ordering::Release);
+        drop(reason);
+        self.notify.notify_waiters();
+        self.writer.wake();
+        true
+    }
+
+    /// Lets the writer send the close frame (with the first requested reason, or `code`
+    /// and `description` if none was requested) and end the connection.
+    pub fn farewell(&self, code: CloseCode, description: &str) {
+        self.request(code, description);
+        self.farewell.store(true, Ordering::Release);
+        self.writer.wake();
+    }
+
+    /// Lets the writer end the response once its close frame is out.
+    pub fn hang_up(&self) {
+        self.hang_up.store(true, Ordering::Release);
+        self.writer.wake();
+    }
+
+    /// For the writer: whether the response may end.
+    pub fn hang_up_due(&self) -> bool {
+        self.hang_up.load(Ordering::Acquire)
+    }
+
+    /// Resolves with the first requested reason.
+    pub async fn requested(&self) -> CloseReason {
+        loop {
+            // Listen before looking, so a request between the two is not missed.
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(reason) = self.reason() {
+                return reason;
+            }
+            notified.await;
+        }
+    }
+
+    pub fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::Acquire)
+    }
+
+    /// For the writer: the close frame to send now, if the farewell has been said.
+    pub fn farewell_due(&self) -> Option<CloseReason> {
+        if self.farewell.load(Ordering::Acquire) {
+            self.reason()
+        } else {
+            None
+        }
+    }
+
+    /// For the writer: wake `waker` on the next request or farewell.
+    pub fn register_writer(&self, waker: &Waker) {
+        self.writer.register(waker);
+    }
+
+    fn reason(&self) -> Option<CloseReason> {
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}

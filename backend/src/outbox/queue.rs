@@ -1,0 +1,275 @@
+//! A connection's bounded frame queue: many senders (the hub, the session), one receiver
+//! (the writer).
+//!
+//! Built for many mostly idle connections: an empty queue keeps no allocation (a channel
+//! would hold a block of slots for every connection's whole life), and the writer is woken
+//! only when the queue goes from empty to not empty, since it drains everything queued each
+//! time it runs.
+
+use std::{
+    collections::VecDeque,
+    sync::{Mutex, MutexGuard},
+    task::{Context, Poll},
+};
+
+use futures_util::task::AtomicWaker;
+use tokio::sync::Notify;
+
+use super::{Gone, Outbound, QueueLimits};
+
+/// Capacity an emptied queue may keep; a burst's larger buffer is given back.
+const IDLE_CAPACITY: usize = 4;
+
+pub struct Queue {
+    state: Mutex<State>,
+    limits: QueueLimits,
+    /// Wakes the writer.
+    writer: AtomicWaker,
+    /// Wakes a sender waiting for room.
+    room: Notify,
+}
+
+struct State {
+    frames: VecDeque<Outbound>,
+    bytes: usize,
+    senders: usize,
+    /// The writer is gone: nothing queued will ever be sent.
+    closed: bool,
+}
+
+/// Why a frame was not queued.
+pub enum Refused {
+    Full(Outbound),
+    Gone,
+}
+
+impl Queue {
+    pub fn new(limits: QueueLimits) -> Self {
+        Self {
+            state: Mutex::new(State {
+                frames: VecDeque::new(),
+                bytes: 0,
+                senders: 1,
+                closed: false,
+            }),
+            limits,
+            writer: AtomicWaker::new(),
+            room: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues `frame` if it fits: in frames, and in bytes too when `count_bytes` (replies to
+    /// the client's own frames are bounded by the frame count alone).
+    pub fn try_push(&self, frame: Outbound, count_bytes: bool) -> Result<(), Refused> {
+        let len = frame.len();
+        let mut state = self.lock();
+        if state.closed {
+            return Err(Refused::Gone);
+        }
+        if state.frames.len() >= self.limits.frames
+            || (count_bytes && state.bytes + len > self.limits.bytes)
+        {
+            return Err(Refused::Full(frame));
+        }
+        let was_empty = state.frames.is_empty();
+        state.frames.push_back(frame);
+        state.bytes += len;
+        drop(state);
+        if was_empty {
+            self.writer.wake();
+        }
+        Ok(())
+    }
+
+    /// Queues `frame`, waiting for room.
+    pub async fn push(&self, mut frame: Outbound) -> Result<(), Gone> {
+        loop {
+            // Listen before trying, so room made in between is not missed.
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            match self.try_push(frame, false) {
+                Ok(()) => return Ok(()),
+                Err(Refused::Gone) => return Err(Gone),
+                Err(Refused::Full(back)) => frame = back,
+            }
+            room.await;
+        }
+    }
+
+    /// For the writer: the next frame, `Ready(None)` once every sender is gone.
+    pub fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Option<Outbound>> {
+        let mut state = self.lock();
+        if let Some(frame) = state.frames.pop_front() {
+            state.bytes -= frame.len();
+            let was_full = state.frames.len() + 1 >= self.limits.frames;
+            if state.frames.is_empty() && state.frames.capacity() > IDLE_CAPACITY {
+                state.frames.shrink_to(IDLE_CAPACITY);
+            }
+            drop(state);
+            if was_full {
+                self.room.notify_waiters();
+            }
+            return Poll::Ready(Some(frame));
+        }
+        if state.senders == 0 {
+            return Poll::Ready(None);
+        }
+        // Registered under the lock: a sender that queues after it is released wakes us.
+        self.writer.register(cx.waker());
+        Poll::Pending
+    }
+
+    pub fn add_sender(&self) {
+        self.lock().senders += 1;
+    }
+
+    pub fn drop_sender(&self) {
+        let mut state = self.lock();
+        state.senders -= 1;
+        let last = state.senders == 0;
+        drop(state);
+        if last {
+            self.writer.wake();
+        }
+    }
+
+    /// The writer is gone: drops what is queued and turns every sender away from now on.
+    pub fn close(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        state.frames = VecDeque::new();
+        state.bytes = 0;
+        drop(state);
+        self.room.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        },
+        task::{Wake, Waker},
+    };
+
+    use super::*;
+    use crate::outbox::FrameKind;
+
+    #[derive(Default)]
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn text(body: &str) -> Outbound {
+        Outbound {
+            id: None,
+            kind: FrameKind::Text(body.into()),
+        }
+    }
+
+    fn queue(frames: usize, bytes: usize) -> Queue {
+        Queue::new(QueueLimits { frames, bytes })
+    }
+
+    fn pop(queue: &Queue, waker: &Waker) -> Poll<Option<String>> {
+        queue
+            .poll_pop(&mut Context::from_waker(waker))
+            .map(|frame| {
+                frame.map(|f| match f.kind {
+                    FrameKind::Text(t) => t.to_string(),
+                    other => panic!("{other:?}"),
+                })
+            })
+    }
+
+    #[test]
+    fn full_by_frames_or_by_bytes_but_replies_count_frames_only() {
+        let q = queue(3, 10);
+        assert!(q.try_push(text("12345678"), true).is_ok());
+        assert!(matches!(
+            q.try_push(text("123"), true),
+            Err(Refused::Full(_))
+        ));
+        assert!(q.try_push(text("123"), false).is_ok());
+        assert!(
+            q.try_push(text(""), true).is_err(),
+            "bytes are over the limit"
+        );
+        assert!(q.try_push(text(""), false).is_ok());
+        assert!(matches!(q.try_push(text(""), false), Err(Refused::Full(_))));
+    }
+
+    #[test]
+    fn the_writer_is_woken_when_the_queue_stops_being_empty_not_for_every_frame() {
+        let q = queue(8, 1024);
+        let counter = Arc::new(CountingWaker::default());
+        let waker = Waker::from(counter.clone());
+        assert_eq!(pop(&q, &waker), Poll::Pending);
+        assert!(q.try_push(text("a"), true).is_ok());
+        assert!(q.try_push(text("b"), true).is_ok());
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        assert_eq!(pop(&q, &waker), Poll::Ready(Some("a".into())));
+        assert_eq!(pop(&q, &waker), Poll::Ready(Some("b".into())));
+        assert_eq!(pop(&q, &waker), Poll::Pending);
+        assert!(q.try_push(text("c"), true).is_ok());
+        assert_eq!(counter.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_writer_ends_when_the_last_sender_is_gone() {
+        let q = queue(8, 1024);
+        let counter = Arc::new(CountingWaker::default());
+        let waker = Waker::from(counter.clone());
+        q.add_sender();
+        assert!(q.try_push(text("last words"), true).is_ok());
+        q.drop_sender();
+        q.drop_sender();
+        assert_eq!(pop(&q, &waker), Poll::Ready(Some("last words".into())));
+        assert_eq!(pop(&q, &waker), Poll::Ready(None));
+    }
+
+    #[test]
+    fn an_emptied_queue_gives_back_a_burst_s_capacity() {
+        let q = queue(1000, 1 << 20);
+        for _ in 0..100 {
+            assert!(q.try_push(text("x"), true).is_ok());
+        }
+        let waker = Waker::noop();
+        while pop(&q, waker).is_ready() {}
+        assert!(q.lock().frames.capacity() <= IDLE_CAPACITY);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_reply_goes_in_when_room_is_made_or_fails_when_the_writer_is_gone() {
+        let q = Arc::new(queue(1, 1024));
+        assert!(q.try_push(text("first"), true).is_ok());
+        let waiting = tokio::spawn({
+            let q = q.clone();
+            async move { q.push(text("reply")).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        assert_eq!(pop(&q, Waker::noop()), Poll::Ready(Some("first".into())));
+        assert!(matches!(waiting.await, Ok(Ok(()))));
+
+        let blocked = tokio::spawn({
+            let q = q.clone();
+            async move { q.push(text("never")).await }
+        });
+        tokio::task::yield_now().await;
+        q.close();
+        assert!(matches!(blocked.await, Ok(Err(Gone))));
+        assert!(matches!(q.try_push(text("late"), true), Err(Refused::Gone)));
+    }
+}
