@@ -9,13 +9,15 @@
 //!   signal, then shuts down gracefully ([`shutdown`]).
 //! - [`routes`]: `/healthz`, `/readyz` and `/ws/{channel}/{client}` (validated before the
 //!   upgrade; refusals in [`error`]).
-//! - [`session`]: one WebSocket connection: join, replay, read frames; its writer task.
+//! - [`session`]: one WebSocket connection: join, replay, read frames; its writer, which is
+//!   the response body.
 //! - [`hub`]: this instance's connections per channel and the fan-out to them.
 //! - [`outbox`]: a connection's bounded outbound queue and how it is closed.
-//! - [`bus`]: the store-and-publish engines (embedded, Redis) behind one trait.
+//! - [`bus`]: the store-and-publish engines (embedded, Redis, Redis Cluster) behind one trait.
 //! - [`logging`]: human or Cloud Logging JSON lines.
 //! - [`metrics`]: counters and gauges served at `/metrics`.
-//! - [`presence`]: keeps this instance's connections present in the shared roster.
+//! - [`presence`]: keeps this instance's connections present in the shared roster, and tells
+//!   large channels how many are online.
 
 pub mod auth;
 pub mod bus;

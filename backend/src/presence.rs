@@ -27,7 +27,7 @@ pub async fn keep_fresh(state: Arc<AppState>) {
 /// How often members of a large channel hear the online count, when it changed.
 const ONLINE_COUNT_PERIOD: Duration = Duration::from_secs(1);
 
-/// Sends large channels' online counts every [`ONLINE_COUNT_PERIOD`], until shutdown.
+/// Sends large channels' online counts every `ONLINE_COUNT_PERIOD`, until shutdown.
 pub async fn announce_online_counts(state: Arc<AppState>) {
     let stop = state.shutdown.wait();
     tokio::pin!(stop);

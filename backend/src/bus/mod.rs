@@ -3,10 +3,9 @@
 //!
 //! One interface, several engines, in the manner of centrifugo's brokers:
 //! - [`embedded::EmbeddedBus`]: in-process, for a single instance on a laptop;
-//! - [`redis::RedisBus`]: one Redis, shared by any number of stateless instances.
-//!
-//! A Redis Cluster engine (sharded pub/sub) slots in behind the same trait: every key and the
-//! pub/sub channel of one chat channel already share one hash tag (see `redis::keys`).
+//! - [`redis::RedisBus`]: one Redis, or a Redis Cluster (sharded pub/sub), shared by any
+//!   number of stateless instances. Every key and the pub/sub channel of one chat channel
+//!   share one hash tag (see `redis::keys`), so a channel lives on one shard.
 //!
 //! The bus never talks to WebSockets. It hands every event of a channel this instance is
 //! subscribed to to an [`EventSink`] (the local hub), in the channel's order.

@@ -5,8 +5,8 @@
 //! events queue up for it) and the bus subscription is confirmed before history is read;
 //! the writer then drops any queued message whose id it already replayed.
 //!
-//! The session task reads the client's frames ([`reader`]); the response body is the
-//! connection's [`writer`]: it sends the greeting, then drains the connection's bounded
+//! The session task reads the client's frames (`reader`); the response body is the
+//! connection's [`Writer`]: it sends the greeting, then drains the connection's bounded
 //! outbound queue into the socket.
 
 mod incoming;
