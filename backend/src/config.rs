@@ -43,6 +43,10 @@ pub struct Settings {
     pub shutdown_spread: Duration,
     pub ping_interval: Duration,
     pub pong_timeout: Duration,
+    /// A socket whose client reads nothing (its TCP window stays shut) for this long is cut
+    /// off by the kernel (`TCP_USER_TIMEOUT`): otherwise its connection, which can neither
+    /// take more nor its close frame, would be held open for as long as the client lives.
+    pub stalled_socket_timeout: Duration,
     pub presence_ttl: Duration,
     /// Above this many clients online, a channel's members get the count once a second
     /// (`online`) instead of every `presence` event: announcing each of N joins to N members
@@ -261,6 +265,7 @@ impl Settings {
             )?,
             ping_interval: secs("PING_INTERVAL_SECS", 30)?,
             pong_timeout: secs("PONG_TIMEOUT_SECS", 10)?,
+            stalled_socket_timeout: secs("STALLED_SOCKET_TIMEOUT_SECS", 30)?,
             presence_ttl: secs("PRESENCE_TTL_SECS", 30)?,
             presence_detail_max: number("PRESENCE_DETAIL_MAX", get("PRESENCE_DETAIL_MAX"), 100, 0)?,
             dedupe_window: secs("DEDUPE_WINDOW_SECS", 600)?,

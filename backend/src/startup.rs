@@ -72,6 +72,7 @@ impl Application {
         let grace = settings.shutdown_grace;
         let workers = settings.workers;
         let handshake_timeout = settings.handshake_timeout;
+        let stalled_socket_timeout = settings.stalled_socket_timeout;
         let state = Arc::new(AppState::new(settings, hub, bus, metrics));
         tokio::spawn(presence::keep_fresh(state.clone()));
         tokio::spawn(presence::announce_online_counts(state.clone()));
@@ -86,10 +87,14 @@ impl Application {
             server = server.workers(workers);
         }
         let server = server
-            // Chat frames are small and latency-bound: never let Nagle hold them back.
-            .on_connect(|connection, _| {
+            // Chat frames are small and latency-bound: never let Nagle hold them back. And a
+            // client that stops reading altogether is dropped by the kernel after a while,
+            // since nothing the server writes (its close frame included) can reach it.
+            .on_connect(move |connection, _| {
                 if let Some(socket) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
                     let _ = socket.set_nodelay(true);
+                    let _ = socket2::SockRef::from(socket)
+                        .set_tcp_user_timeout(Some(stalled_socket_timeout));
                 }
             })
             .client_request_timeout(handshake_timeout)

@@ -634,6 +634,14 @@ impl Client {
         self.socket.send(message).await.unwrap();
     }
 
+    /// The client side's local port, to find the connection in the kernel's tables.
+    pub fn local_port(&self) -> u16 {
+        match self.socket.get_ref() {
+            MaybeTlsStream::Plain(stream) => stream.local_addr().unwrap().port(),
+            _ => panic!("not a plain TCP connection"),
+        }
+    }
+
     /// The next WebSocket message of any kind, pings and pongs included.
     pub async fn next_raw(&mut self) -> Message {
         tokio::time::timeout(PATIENCE, self.socket.next())

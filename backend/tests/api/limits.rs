@@ -130,6 +130,64 @@ async fn a_slow_consumer_is_closed_without_slowing_the_others(engine: Engine) {
     assert!(metric(d.b().port, "chat_fanout_queue_drops_total").await >= 1.0);
 }
 
+/// A client that reads nothing at all leaves the server unable to send even its close frame;
+/// the kernel gives up on the socket after `STALLED_SOCKET_TIMEOUT_SECS` instead of holding it
+/// for as long as the client lives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_reads_nothing_is_cut_off_after_the_stall_timeout() {
+    let d = Deployment::start(
+        Engine::Embedded,
+        &[
+            ("STALLED_SOCKET_TIMEOUT_SECS", "1"),
+            ("OUTBOUND_QUEUE_BYTES", "65536"),
+            ("RATE_LIMIT_PER_SEC", "100000"),
+            ("RATE_LIMIT_BURST", "100000"),
+        ],
+    )
+    .await;
+    let sloth = Client::connect_with_small_buffer(&d.a().ws_url("room", "sloth")).await;
+    let sloth_port = sloth.local_port();
+    let (mut talker, _) = Client::join(&d.a().ws_url("room", "talker")).await;
+    let text = "x".repeat(4000);
+    let mut closed = false;
+    for i in 0..3000 {
+        talker.say_acked(&format!("{i} {text}")).await;
+        if i % 50 == 49 && metric(d.a().port, "chat_slow_consumer_closes_total").await >= 1.0 {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "the slow consumer was never closed");
+    assert!(
+        tcp_established(d.a().port, sloth_port),
+        "the connection should still be stuck open right after the close"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tcp_established(d.a().port, sloth_port) {
+        assert!(
+            Instant::now() < deadline,
+            "the server still holds the stalled connection"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(sloth);
+}
+
+/// Whether the kernel has an established TCP connection from `local_port` to `remote_port`
+/// on the loopback (from the server's side, as `/proc/net/tcp` lists it).
+fn tcp_established(local_port: u16, remote_port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let port =
+        |address: &str| u16::from_str_radix(address.rsplit(':').next().unwrap(), 16).unwrap();
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.len() > 3
+            && port(fields[1]) == local_port
+            && port(fields[2]) == remote_port
+            && fields[3] == "01"
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_incomplete_handshake_is_cut_off() {
     let d = Deployment::start(Engine::Embedded, &[("HANDSHAKE_TIMEOUT_SECS", "1")]).await;
