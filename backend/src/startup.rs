@@ -1,9 +1,12 @@
 //! Building and running the backend, zero-to-production style: tests build it on port 0 and
 //! read back the real port; `main` builds it from the environment.
 
-use std::{future::Future, net::TcpListener, sync::Arc, time::Duration};
+use std::{convert::Infallible, future::Future, net::TcpListener, sync::Arc, time::Duration};
 
-use actix_web::{App, HttpServer, dev::Server, web};
+use actix_http::HttpService;
+use actix_server::Server;
+use actix_service::{fn_factory, fn_service, map_config};
+use actix_web::{App, dev::AppConfig, rt::net::TcpStream, web};
 use anyhow::Context;
 
 use crate::{
@@ -78,32 +81,42 @@ impl Application {
         tokio::spawn(presence::announce_online_counts(state.clone()));
 
         let data = web::Data::from(state.clone());
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .configure(routes::configure)
-        });
+        let upgrades = state.clone();
+        let mut server = Server::build();
         if let Some(workers) = workers {
             server = server.workers(workers);
         }
         let server = server
-            // Chat frames are small and latency-bound: never let Nagle hold them back. And a
-            // client that stops reading altogether is dropped by the kernel after a while,
-            // since nothing the server writes (its close frame included) can reach it.
-            .on_connect(move |connection, _| {
-                if let Some(socket) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
-                    let _ = socket.set_nodelay(true);
-                    let _ = socket2::SockRef::from(socket)
-                        .set_tcp_user_timeout(Some(stalled_socket_timeout));
-                }
-            })
-            .client_request_timeout(handshake_timeout)
-            // Once a WebSocket's close frame is out, close the TCP connection at once. By
-            // default the server lingers up to a second for the client to hang up first,
-            // while the client (RFC 6455) waits for the server: a browser would only then
-            // report the close, and reconnect a second late.
-            .client_disconnect_timeout(Duration::ZERO)
-            .listen(listener)?
+            .listen("chat", listener, move || {
+                let app = App::new()
+                    .app_data(data.clone())
+                    .configure(routes::configure);
+                let upgrades = upgrades.clone();
+                HttpService::build()
+                    // Chat frames are small and latency-bound: never let Nagle hold them
+                    // back. And a client that stops reading altogether is dropped by the
+                    // kernel after a while, since nothing the server writes (its close frame
+                    // included) can reach it.
+                    .on_connect_ext(move |socket: &TcpStream, _| {
+                        let _ = socket.set_nodelay(true);
+                        let _ = socket2::SockRef::from(socket)
+                            .set_tcp_user_timeout(Some(stalled_socket_timeout));
+                    })
+                    .client_request_timeout(handshake_timeout)
+                    // Once a response is out, close the TCP connection at once rather than
+                    // linger for the client to hang up first.
+                    .client_disconnect_timeout(Duration::ZERO)
+                    .upgrade(fn_factory(move || {
+                        let upgrades = upgrades.clone();
+                        async move {
+                            Ok::<_, Infallible>(fn_service(move |(req, framed)| {
+                                routes::ws::upgrade(upgrades.clone(), req, framed)
+                            }))
+                        }
+                    }))
+                    .finish(map_config(app, |()| AppConfig::default()))
+                    .tcp()
+            })?
             .disable_signals()
             .shutdown_timeout(grace.as_secs())
             .run();

@@ -1,7 +1,7 @@
 //! HTTP routes: health probes and the WebSocket endpoint.
 
 mod health;
-mod ws;
+pub mod ws;
 
 use actix_web::web;
 

@@ -1,17 +1,124 @@
 //! `GET /ws/{channel}/{client}?since={id}`: everything about a connection that can be refused
 //! is checked here, before the upgrade, so a bad request gets an HTTP status and a JSON body
 //! instead of a socket that closes for no visible reason.
+//!
+//! Upgrade requests never reach the app's router: the HTTP server hands them, with their
+//! socket, to [`upgrade`], which answers `101` and gives the socket to the session. A plain
+//! `GET` of the same path goes through the router to [`connect`] and is refused.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
-use actix_http::body::{BodyStream, MessageBody};
-use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use actix_codec::{Framed, FramedParts};
+use actix_http::{
+    RequestHead,
+    body::{BodySize, MessageBody},
+    h1,
+};
+use actix_web::{
+    HttpRequest, HttpResponse, ResponseError,
+    http::{StatusCode, header},
+    rt::net::TcpStream,
+    web,
+};
+use bytes::Bytes;
+use futures_util::SinkExt;
 use protocol::{ChannelId, ClientId, MessageId};
 
 use crate::{auth::AuthError, error::HandshakeError, session, state::AppState};
 
-fn bearer_token(req: &HttpRequest) -> Option<&str> {
-    req.headers()
+/// A `GET` without `Upgrade`: refused like any bad handshake, after the same checks.
+pub async fn connect(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HandshakeError> {
+    if let Err(Refusal::Bad(e)) = validate(req.head(), &state) {
+        return Err(e);
+    }
+    actix_http::ws::verify_handshake(req.head())
+        .map_err(|e| HandshakeError::NotWebSocket(e.to_string()))?;
+    Err(HandshakeError::NotWebSocket(
+        "the request did not ask for an upgrade".into(),
+    ))
+}
+
+/// Every request that asks for an upgrade, with its socket.
+pub async fn upgrade(
+    state: Arc<AppState>,
+    req: actix_http::Request,
+    mut framed: Framed<TcpStream, h1::Codec>,
+) -> Result<(), actix_web::Error> {
+    let head = req.head();
+    let accepted = validate(head, &state).and_then(|request| {
+        let connection = state
+            .connections
+            .try_track(state.settings.max_connections)
+            .ok_or(HandshakeError::TooManyConnections)?;
+        let response = actix_http::ws::handshake(head)
+            .map_err(|e| HandshakeError::NotWebSocket(e.to_string()))?
+            .finish()
+            .drop_body();
+        Ok((request, connection, response))
+    });
+    let (request, connection, response) = match accepted {
+        Ok(accepted) => accepted,
+        Err(Refusal::NotFound) => return Ok(refuse(&mut framed, not_found()).await?),
+        Err(Refusal::Bad(e)) => return Ok(refuse(&mut framed, e.error_response()).await?),
+    };
+    framed.send((response, BodySize::None).into()).await?;
+    drop(req);
+    // Keep the socket and any bytes the client sent early; the HTTP server's 8 KiB read and
+    // write buffers are dropped here rather than held for the connection's life.
+    let FramedParts { io, read_buf, .. } = framed.into_parts();
+    let early = Bytes::copy_from_slice(&read_buf);
+    drop(read_buf);
+    session::serve(state, request, connection, io, early).await;
+    Ok(())
+}
+
+/// Why an upgrade request is turned away.
+enum Refusal {
+    /// Not a WebSocket path at all.
+    NotFound,
+    Bad(HandshakeError),
+}
+
+impl From<HandshakeError> for Refusal {
+    fn from(e: HandshakeError) -> Self {
+        Refusal::Bad(e)
+    }
+}
+
+fn not_found() -> HttpResponse {
+    HttpResponse::build(StatusCode::NOT_FOUND).json(serde_json::json!({
+        "error": "not_found",
+        "message": "WebSocket connections go to /ws/{channel}/{client}",
+    }))
+}
+
+/// Answers an upgrade request with `response` and closes the connection.
+async fn refuse(
+    framed: &mut Framed<TcpStream, h1::Codec>,
+    response: HttpResponse,
+) -> std::io::Result<()> {
+    let (response, body) = actix_http::Response::from(response).into_parts();
+    let body = body.try_into_bytes().unwrap_or_default();
+    let size = BodySize::Sized(body.len() as u64);
+    // Head and body leave in one write: a client may read no further than the first segment.
+    framed.feed((response.drop_body(), size).into()).await?;
+    framed.feed(h1::Message::Chunk(Some(body))).await?;
+    framed.send(h1::Message::Chunk(None)).await?;
+    framed.close().await
+}
+
+/// `/ws/{channel}/{client}`, both segments present.
+fn path_segments(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("/ws/")?;
+    let (channel, client) = rest.split_once('/')?;
+    (!client.contains('/')).then_some((channel, client))
+}
+
+fn bearer_token(head: &RequestHead) -> Option<&str> {
+    head.headers()
         .get(header::AUTHORIZATION)?
         .to_str()
         .ok()?
@@ -19,46 +126,29 @@ fn bearer_token(req: &HttpRequest) -> Option<&str> {
         .map(str::trim)
 }
 
-pub async fn connect(
-    req: HttpRequest,
-    body: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, HandshakeError> {
-    let request = validate(&req, &state)?;
-    let connection = state
-        .connections
-        .try_track(state.settings.max_connections)
-        .ok_or(HandshakeError::TooManyConnections)?;
-    let mut response = actix_http::ws::handshake(req.head())
-        .map_err(|e| HandshakeError::NotWebSocket(e.to_string()))?;
-    let writer = session::start(state.into_inner(), request, body.into_inner(), connection);
-    // The writer is the response body: the server polls it whenever the socket can take more.
-    let response = response.finish().set_body(BodyStream::new(writer).boxed());
-    Ok(response.into())
-}
-
-fn validate(req: &HttpRequest, state: &AppState) -> Result<session::Request, HandshakeError> {
-    let segment = |name| req.match_info().get(name).unwrap_or_default();
-    let channel = ChannelId::parse(segment("channel")).map_err(HandshakeError::InvalidChannel)?;
-    let client = ClientId::parse(segment("client")).map_err(HandshakeError::InvalidClient)?;
-    let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
-        .map_err(|e| HandshakeError::InvalidQuery(e.to_string()))?;
+fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Refusal> {
+    let (channel, client) = path_segments(head.uri.path()).ok_or(Refusal::NotFound)?;
+    let channel = ChannelId::parse(channel).map_err(HandshakeError::InvalidChannel)?;
+    let client = ClientId::parse(client).map_err(HandshakeError::InvalidClient)?;
+    let query =
+        web::Query::<HashMap<String, String>>::from_query(head.uri.query().unwrap_or_default())
+            .map_err(|e| HandshakeError::InvalidQuery(e.to_string()))?;
     let since = query
         .get("since")
         .map(|raw| raw.parse::<MessageId>())
         .transpose()
         .map_err(HandshakeError::InvalidSince)?;
-    if let Some(origin) = req.headers().get(header::ORIGIN) {
+    if let Some(origin) = head.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
         if !state.settings.allowed_origins.allows(origin) {
-            return Err(HandshakeError::OriginNotAllowed(origin.to_owned()));
+            return Err(HandshakeError::OriginNotAllowed(origin.to_owned()).into());
         }
     }
     if let Some(authority) = &state.settings.auth {
         let token = query
             .get("token")
             .map(String::as_str)
-            .or_else(|| bearer_token(req))
+            .or_else(|| bearer_token(head))
             .ok_or(HandshakeError::Unauthorized(AuthError::Missing))?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -68,11 +158,25 @@ fn validate(req: &HttpRequest, state: &AppState) -> Result<session::Request, Han
             .map_err(HandshakeError::Unauthorized)?;
     }
     if state.shutdown.has_begun() {
-        return Err(HandshakeError::ShuttingDown);
+        return Err(HandshakeError::ShuttingDown.into());
     }
     Ok(session::Request {
         channel,
         client,
         since,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_segments;
+
+    #[test]
+    fn only_two_segments_under_ws_are_a_websocket_path() {
+        assert_eq!(path_segments("/ws/room/alice"), Some(("room", "alice")));
+        assert_eq!(path_segments("/ws/room/"), Some(("room", "")));
+        assert_eq!(path_segments("/ws/room"), None);
+        assert_eq!(path_segments("/ws/room/alice/extra"), None);
+        assert_eq!(path_segments("/healthz"), None);
+    }
 }

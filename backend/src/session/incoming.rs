@@ -1,5 +1,5 @@
-//! A client's frames, decoded from the upgraded request's body, with fragmented messages
-//! put back together.
+//! A client's frames, decoded from the bytes it sends, with fragmented messages put back
+//! together.
 //!
 //! Ends when the client closes the TCP stream or when the writer is gone: the server drops
 //! the response once the connection is over, and a body that is never read again would
@@ -7,20 +7,17 @@
 
 use std::{
     future::{Future, poll_fn},
-    io,
     pin::Pin,
     task::{Context, Poll},
 };
 
 use actix_codec::Decoder;
-use actix_http::{
-    Payload,
-    ws::{Codec, Frame, Item, ProtocolError},
-};
+use actix_http::ws::{Codec, Frame, Item, ProtocolError};
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
-use futures_util::Stream;
 use tokio::sync::oneshot;
+
+use super::socket::ClientBytes;
 
 /// A complete message or control frame from the client.
 #[derive(Debug)]
@@ -59,7 +56,7 @@ struct Fragments {
 }
 
 pub struct IncomingFrames {
-    payload: Payload,
+    bytes: ClientBytes,
     writer_gone: oneshot::Receiver<()>,
     codec: Codec,
     /// Bytes read but not yet decoded; empty (and unallocated) between frames.
@@ -71,9 +68,9 @@ pub struct IncomingFrames {
 
 impl IncomingFrames {
     /// `max_message` bounds a frame and a reassembled message alike.
-    pub fn new(payload: Payload, writer_gone: oneshot::Receiver<()>, max_message: usize) -> Self {
+    pub fn new(bytes: ClientBytes, writer_gone: oneshot::Receiver<()>, max_message: usize) -> Self {
         Self {
-            payload,
+            bytes,
             writer_gone,
             codec: Codec::new().max_size(max_message),
             buf: BytesMut::new(),
@@ -114,12 +111,11 @@ impl IncomingFrames {
                 self.ended = true;
                 continue;
             }
-            match Pin::new(&mut self.payload).poll_next(cx) {
+            match self.bytes.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(bytes))) => self.buf.extend_from_slice(&bytes),
                 Poll::Ready(Some(Err(e))) => {
                     self.ended = true;
-                    let e = ProtocolError::Io(io::Error::other(e));
-                    return Poll::Ready(Some(Err(BadFrames::Protocol(e))));
+                    return Poll::Ready(Some(Err(BadFrames::Protocol(ProtocolError::Io(e)))));
                 }
                 Poll::Ready(None) => self.ended = true,
                 Poll::Pending => return Poll::Pending,

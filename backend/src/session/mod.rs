@@ -5,26 +5,28 @@
 //! events queue up for it) and the bus subscription is confirmed before history is read;
 //! the writer then drops any queued message whose id it already replayed.
 //!
-//! The session task reads the client's frames (`reader`); the response body is the
-//! connection's [`Writer`]: it sends the greeting, then drains the connection's bounded
-//! outbound queue into the socket.
+//! The session task reads the client's frames (`reader`); the connection's [`Writer`] sends
+//! the greeting, then drains the connection's bounded outbound queue; [`serve`] moves the
+//! bytes between them and the socket.
 
 mod incoming;
 mod rate_limit;
 mod reader;
+mod socket;
 mod writer;
 
 use std::{sync::Arc, time::Duration};
 
-use actix_http::{Payload, ws::CloseCode};
+use actix_http::ws::CloseCode;
 use protocol::{ChannelId, ClientId, ErrorCode, MessageId, ServerFrame, frames::MAX_FRAME_BYTES};
 use tokio::sync::watch;
 
-pub use self::writer::Writer;
 use self::{
     incoming::IncomingFrames,
+    socket::ClientBytes,
     writer::{Greeting, GreetingSender},
 };
+pub use self::{socket::serve, writer::Writer};
 use crate::{
     bus::{BusError, ConnKey, History, Roster},
     hub::Member,
@@ -44,13 +46,13 @@ pub struct Request {
     pub since: Option<MessageId>,
 }
 
-/// Starts the session of an upgraded connection whose frames arrive on `payload`, and
-/// returns the writer that must become the response body.
-pub fn start(
+/// Starts the session of an upgraded connection whose frames arrive as `bytes`, and
+/// returns the writer whose chunks must go to the socket.
+fn start(
     state: Arc<AppState>,
     request: Request,
-    payload: Payload,
-    connection: ConnectionGuard,
+    bytes: ClientBytes,
+    connection: Arc<ConnectionGuard>,
 ) -> Writer {
     let (outbox, inbox) = outbox::outbox(QueueLimits {
         frames: state.settings.outbound_queue,
@@ -58,7 +60,7 @@ pub fn start(
     });
     let (writer, greet, writer_gone) =
         Writer::new(inbox, outbox.closer().clone(), state.metrics.clone());
-    let incoming = IncomingFrames::new(payload, writer_gone, MAX_FRAME_BYTES);
+    let incoming = IncomingFrames::new(bytes, writer_gone, MAX_FRAME_BYTES);
     actix_web::rt::spawn(run(state, request, outbox, greet, incoming, connection));
     writer
 }
@@ -69,7 +71,7 @@ async fn run(
     outbox: Outbox,
     greet: GreetingSender,
     mut incoming: IncomingFrames,
-    connection: ConnectionGuard,
+    connection: Arc<ConnectionGuard>,
 ) {
     let conn_key = state.next_conn_key();
     let (member, subscribed) = state.hub.join(

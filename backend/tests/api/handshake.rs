@@ -83,3 +83,59 @@ async fn probes_answer(engine: Engine) {
     }
     assert!(ready);
 }
+
+#[tokio::test]
+async fn an_upgrade_to_another_path_is_404_with_json() {
+    let d = Deployment::start(Engine::Embedded, &[]).await;
+    for path in ["/elsewhere", "/ws/room", "/ws/room/alice/extra", "/healthz"] {
+        let refused = Client::try_connect(&format!("ws://127.0.0.1:{}{path}", d.a().port), &[])
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{path} was accepted"));
+        assert_eq!(refused.status, 404, "{path}");
+        assert_eq!(refused.body["error"], "not_found", "{path}");
+    }
+}
+
+/// A client may send its first frame right behind its request head, before the `101`: those
+/// bytes arrive with the head and must not be lost in the hand-over to the WebSocket.
+#[tokio::test]
+async fn a_frame_sent_along_with_the_handshake_is_not_lost() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let d = Deployment::start(Engine::Embedded, &[]).await;
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", d.a().port))
+        .await
+        .unwrap();
+    let send = br#"{"type":"send","message":"early bird","nonce":"e1"}"#;
+    let mask = [1u8, 2, 3, 4];
+    let mut bytes = b"GET /ws/room/early HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n"
+        .to_vec();
+    bytes.extend([0x81, 0x80 | send.len() as u8]);
+    bytes.extend(mask);
+    bytes.extend(send.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    socket.write_all(&bytes).await.unwrap();
+    let mut seen = Vec::new();
+    let acked = tokio::time::timeout(PATIENCE, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = socket.read(&mut buf).await.unwrap();
+            assert!(
+                n > 0,
+                "connection closed: {}",
+                String::from_utf8_lossy(&seen)
+            );
+            seen.extend_from_slice(&buf[..n]);
+            if String::from_utf8_lossy(&seen).contains(r#""nonce":"e1""#) {
+                return;
+            }
+        }
+    })
+    .await;
+    let seen = String::from_utf8_lossy(&seen);
+    assert!(acked.is_ok(), "no ack for the early frame: {seen}");
+    assert!(seen.starts_with("HTTP/1.1 101"), "{seen}");
+    assert!(seen.contains(r#""type":"ack""#), "{seen}");
+}
