@@ -9,8 +9,8 @@
 //!   signal, then shuts down gracefully ([`shutdown`]).
 //! - [`routes`]: `/healthz`, `/readyz` and `/ws/{channel}/{client}` (validated before the
 //!   upgrade; refusals in [`error`]).
-//! - [`session`]: one WebSocket connection: join, replay, read frames; its writer, which is
-//!   the response body.
+//! - [`session`]: one WebSocket connection: join, replay, read frames, write frames; after
+//!   the upgrade it does the socket's I/O itself.
 //! - [`hub`]: this instance's connections per channel and the fan-out to them.
 //! - [`outbox`]: a connection's bounded outbound queue and how it is closed.
 //! - [`bus`]: the store-and-publish engines (embedded, Redis, Redis Cluster) behind one trait.

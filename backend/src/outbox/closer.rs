@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 ///
 /// [`request`](Self::request) stops delivery at once (nothing more is written after it)
 /// and wakes the session, which cleans up; [`farewell`](Self::farewell) then lets the
-/// writer send the close frame, and [`hang_up`](Self::hang_up) end the response, which
+/// writer send the close frame, and [`hang_up`](Self::hang_up) end its stream, which
 /// closes the TCP connection.
 #[derive(Default)]
 pub struct Closer {
@@ -58,13 +58,13 @@ impl Closer {
         self.writer.wake();
     }
 
-    /// Lets the writer end the response once its close frame is out.
+    /// Lets the writer end its stream once its close frame is out.
     pub fn hang_up(&self) {
         self.hang_up.store(true, Ordering::Release);
         self.writer.wake();
     }
 
-    /// For the writer: whether the response may end.
+    /// For the writer: whether its stream may end.
     pub fn hang_up_due(&self) -> bool {
         self.hang_up.load(Ordering::Acquire)
     }

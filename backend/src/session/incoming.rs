@@ -1,9 +1,9 @@
 //! A client's frames, decoded from the bytes it sends, with fragmented messages put back
 //! together.
 //!
-//! Ends when the client closes the TCP stream or when the writer is gone: the server drops
-//! the response once the connection is over, and a body that is never read again would
-//! otherwise keep the session waiting.
+//! Ends when the client closes the TCP stream or when the writer is gone: the writer goes
+//! once the connection is over (its socket write failed, or the close frame is out), and a
+//! socket nobody reads from again would otherwise keep the session waiting.
 
 use std::{
     future::{Future, poll_fn},

@@ -1,11 +1,11 @@
-//! A connection's writer: the WebSocket response body itself, the only thing that writes to
-//! the socket.
+//! A connection's writer: a stream of the bytes to send, the only source of what goes to the
+//! socket.
 //!
-//! The HTTP server polls this body whenever the socket can take more, and a frame offered
-//! to the connection's queue wakes it directly: no task in between, and every frame that
-//! queued up while the socket was busy is encoded into one chunk, so it leaves in one
-//! write. The order on the wire is always: the greeting (`welcome` and the replay), then
-//! live frames, then the close frame; the response ends (and the server hangs up) when the
+//! The socket's I/O ([`super::socket`]) polls it whenever the socket can take more, and a
+//! frame offered to the connection's queue wakes it directly: no task in between, and every
+//! frame that queued up while the socket was busy is encoded into one chunk, so it leaves in
+//! one write. The order on the wire is always: the greeting (`welcome` and the replay), then
+//! live frames, then the close frame; the stream ends (and the server hangs up) when the
 //! session says so.
 
 use std::{
@@ -65,7 +65,7 @@ pub struct Writer {
 
 impl Writer {
     /// Returns the writer, the sender for its greeting, and what resolves when the writer
-    /// is gone (the server dropped the response: the connection is over).
+    /// is gone (the connection is over).
     pub fn new(
         inbox: Inbox,
         closer: Arc<Closer>,

@@ -3,8 +3,8 @@
 //! - A channel's messages live in a stream (`XADD`, oldest trimmed with `XDEL`); entry
 //!   ids are message ids.
 //! - One Lua script stores and publishes each message, so ids and delivery order agree.
-//! - Each instance holds one pub/sub connection ([`subscriber`]), subscribed to a channel
-//!   only while it has local members there, and a small pool for commands ([`commands`]).
+//! - Each instance holds one pub/sub connection (`subscriber`), subscribed to a channel
+//!   only while it has local members there, and a small pool for commands (`commands`).
 //! - Presence is a sorted set per channel scored by expiry; instances refresh their own
 //!   connections, so a crashed instance's entries vanish after the presence TTL.
 

@@ -8,7 +8,7 @@
 //!
 //! When the connection drops (or stops answering pings), the task reconnects with backoff,
 //! subscribes again to every channel that still has local members and backfills each (see
-//! [`super::tracked`] for the rules that keep delivery gap-free and in order).
+//! `tracked` for the rules that keep delivery gap-free and in order).
 
 use std::{sync::Arc, time::Duration};
 
