@@ -14,7 +14,7 @@
 //!   node it is subscribed on, and pings every connection (a socket can hang without error).
 //!
 //! After every (re)subscription the channel is backfilled from its stream after the last id
-//! delivered ([`crate::bus::redis::tracked`]), so moving loses and repeats nothing.
+//! delivered (`bus::redis::tracked`), so moving loses and repeats nothing.
 
 use std::{
     collections::HashMap,
