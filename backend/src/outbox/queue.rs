@@ -217,6 +217,10 @@ mod tests {
         let waker = Waker::from(counter.clone());
         assert_eq!(pop(&q, &waker), Poll::Pending);
         assert!(q.try_push(text("a"), true).is_ok());
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        // Even with a waker registered, a frame joining a non-empty queue wakes nobody: the
+        // writer drains everything queued when it runs.
+        q.writer.register(&waker);
         assert!(q.try_push(text("b"), true).is_ok());
         assert_eq!(counter.0.load(Ordering::SeqCst), 1);
         assert_eq!(pop(&q, &waker), Poll::Ready(Some("a".into())));
