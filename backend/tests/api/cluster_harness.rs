@@ -39,6 +39,34 @@ impl ClusterNode {
         }
     }
 
+    /// Starts a node on a free port pair and waits until it answers. A port checked free can
+    /// still be taken before the node binds it (another test's node, or its bus port), and
+    /// the node then exits at once: it is started again on other ports.
+    async fn start_answering(dir: &std::path::Path) -> Self {
+        for _ in 0..5 {
+            let mut node = Self::start(node_port(), dir);
+            for _ in 0..200 {
+                let exited = node
+                    .child
+                    .as_mut()
+                    .is_none_or(|child| matches!(child.try_wait(), Ok(Some(_)) | Err(_)));
+                if exited {
+                    break;
+                }
+                // Answering is not enough: it must be this node, not whoever holds the port.
+                let pid = node.child.as_ref().map(Child::id).unwrap_or_default();
+                let info: redis::RedisResult<String> =
+                    RedisCluster::command(node.port, redis::cmd("INFO").arg("server")).await;
+                if info.is_ok_and(|info| info.contains(&format!("process_id:{pid}\r\n"))) {
+                    return node;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            node.kill();
+        }
+        panic!("no cluster node came up on five port pairs");
+    }
+
     /// SIGKILL: the node is gone without a word to the others.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -59,13 +87,11 @@ impl RedisCluster {
     pub async fn start(primaries: usize, replicas: usize) -> Self {
         let dir = std::env::temp_dir().join(format!("chat-cluster-{}", free_port()));
         std::fs::create_dir_all(&dir).unwrap();
-        let nodes: Vec<ClusterNode> = (0..primaries * (1 + replicas))
-            .map(|_| ClusterNode::start(node_port(), &dir))
-            .collect();
-        let cluster = Self { nodes, dir };
-        for node in &cluster.nodes {
-            cluster.wait_for(node.port, |_| true).await;
+        let mut nodes = Vec::new();
+        for _ in 0..primaries * (1 + replicas) {
+            nodes.push(ClusterNode::start_answering(&dir).await);
         }
+        let cluster = Self { nodes, dir };
         let addresses: Vec<String> = cluster
             .nodes
             .iter()
