@@ -39,6 +39,9 @@ pub struct Settings {
     pub max_connections: usize,
     /// Time a client has to send its complete request head (slowloris defence).
     pub handshake_timeout: Duration,
+    /// Time a client has to finish a message (every frame of it) once it has begun: a frame
+    /// header followed by nothing, or a byte a second, is closed with 1008.
+    pub message_timeout: Duration,
     /// On shutdown, closes are spread over this window so clients do not all reconnect at once.
     pub shutdown_spread: Duration,
     pub ping_interval: Duration,
@@ -251,6 +254,7 @@ impl Settings {
                 1,
             )?,
             handshake_timeout: secs("HANDSHAKE_TIMEOUT_SECS", 5)?,
+            message_timeout: secs("MESSAGE_TIMEOUT_SECS", 10)?,
             shutdown_spread: Duration::from_millis(number(
                 "SHUTDOWN_SPREAD_MS",
                 get("SHUTDOWN_SPREAD_MS"),

@@ -24,6 +24,10 @@ pub struct Closer {
     reason: Mutex<Option<CloseReason>>,
     /// Mirrors `reason.is_some()`, so the writer can check it on every wake-up without a lock.
     requested: AtomicBool,
+    /// Set when the first request lets the writer send what was already queued before the
+    /// close frame: the client closed or broke the protocol, and what it was owed (the
+    /// answer to its last message, the pong to its last ping) still goes out.
+    drain: AtomicBool,
     farewell: AtomicBool,
     hang_up: AtomicBool,
     /// Wakes the session.
@@ -48,6 +52,19 @@ impl Closer {
         self.notify.notify_waiters();
         self.writer.wake();
         true
+    }
+
+    /// Requests a close after whatever is queued now has gone out (the first reason still
+    /// wins; a close already requested stays immediate).
+    pub fn request_after_queued(&self, code: CloseCode, description: &str) {
+        if self.request(code, description) {
+            self.drain.store(true, Ordering::Release);
+        }
+    }
+
+    /// For the writer: whether queued frames still go out before the close frame.
+    pub fn drains(&self) -> bool {
+        self.drain.load(Ordering::Acquire)
     }
 
     /// Lets the writer send the close frame (with the first requested reason, or `code`

@@ -1,87 +1,83 @@
-//! A client's frames, decoded from the bytes it sends, with fragmented messages put back
-//! together.
+//! A client's messages, read from its socket as they arrive.
 //!
-//! Ends when the client closes the TCP stream or when the writer is gone: the writer goes
-//! once the connection is over (its socket write failed, or the close frame is out), and a
-//! socket nobody reads from again would otherwise keep the session waiting.
+//! Every poll either consumes input, yields a message, or waits for the socket, the
+//! writer's end or the message deadline: after the client's close frame, a refused frame,
+//! the end of its stream or the writer's end it yields `None` for good, so no loop over it
+//! can spin on the same state. A message that has begun must be complete within the
+//! message timeout, so a client that sends a frame header and then nothing (or a byte a
+//! second) is closed like a slow handshake is.
+//!
+//! Ends when the writer is gone as well: the writer goes once the connection is over (its
+//! socket write failed, or the close frame is out), and a socket nobody writes to again
+//! would otherwise keep the session waiting.
 
 use std::{
     future::{Future, poll_fn},
+    io,
     pin::Pin,
     task::{Context, Poll},
+    time::Duration,
 };
 
-use actix_codec::Decoder;
-use actix_http::ws::{Codec, Frame, Item, ProtocolError};
 use bytes::{Bytes, BytesMut};
-use bytestring::ByteString;
-use tokio::sync::oneshot;
+use tokio::{
+    io::{AsyncRead, ReadBuf},
+    sync::oneshot,
+    time::{Instant, Sleep},
+};
 
-use super::socket::ClientBytes;
+use super::frame_decoder::FrameDecoder;
+pub use super::frame_decoder::{BadFrames, Incoming};
 
-/// A complete message or control frame from the client.
-#[derive(Debug)]
-pub enum Incoming {
-    Text(ByteString),
-    Binary,
-    Ping(Bytes),
-    Pong,
-    Close,
-}
+/// Largest read at once; only what arrived is kept.
+const READ_CHUNK: usize = 4096;
 
-/// Why the client's frames cannot be read on; each closes the connection with its own code.
+/// Why reading ended early, besides a refused frame.
 #[derive(Debug, thiserror::Error)]
-pub enum BadFrames {
-    #[error("message too big: the limit is {} KiB", .0 / 1024)]
-    TooBig(usize),
-    #[error("text frames must be UTF-8")]
-    NotUtf8,
-    #[error("{0}")]
-    Protocol(ProtocolError),
+pub enum ReadError {
+    #[error(transparent)]
+    Frames(#[from] BadFrames),
+    #[error("message not complete within {} s", .0.as_secs())]
+    TooSlow(Duration),
+    #[error("socket: {0}")]
+    Io(io::Error),
 }
 
-impl BadFrames {
-    fn from_codec(e: ProtocolError, max_message: usize) -> Self {
-        match e {
-            ProtocolError::Overflow => Self::TooBig(max_message),
-            e => Self::Protocol(e),
-        }
-    }
-}
-
-/// A fragmented message being put back together.
-struct Fragments {
-    text: bool,
-    bytes: BytesMut,
-}
-
-pub struct IncomingFrames {
-    bytes: ClientBytes,
+pub struct IncomingFrames<R> {
+    read: R,
     writer_gone: oneshot::Receiver<()>,
-    codec: Codec,
+    decoder: FrameDecoder,
     /// Bytes read but not yet decoded; empty (and unallocated) between frames.
     buf: BytesMut,
-    fragments: Option<Fragments>,
-    max_message: usize,
+    message_timeout: Duration,
+    /// Armed while a message has begun and not ended; none (no timer) while idle.
+    deadline: Option<Pin<Box<Sleep>>>,
     ended: bool,
 }
 
-impl IncomingFrames {
-    /// `max_message` bounds a frame and a reassembled message alike.
-    pub fn new(bytes: ClientBytes, writer_gone: oneshot::Receiver<()>, max_message: usize) -> Self {
+impl<R: AsyncRead + Unpin> IncomingFrames<R> {
+    /// `early` is what the client sent before the upgrade was answered; `max_message`
+    /// bounds a frame and a reassembled message alike.
+    pub fn new(
+        read: R,
+        early: Bytes,
+        writer_gone: oneshot::Receiver<()>,
+        max_message: usize,
+        message_timeout: Duration,
+    ) -> Self {
         Self {
-            bytes,
+            read,
             writer_gone,
-            codec: Codec::new().max_size(max_message),
-            buf: BytesMut::new(),
-            fragments: None,
-            max_message,
+            decoder: FrameDecoder::new(max_message),
+            buf: BytesMut::from(&early[..]),
+            message_timeout,
+            deadline: None,
             ended: false,
         }
     }
 
     /// The next message, `None` once the connection is over.
-    pub async fn recv(&mut self) -> Option<Result<Incoming, BadFrames>> {
+    pub async fn recv(&mut self) -> Option<Result<Incoming, ReadError>> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
@@ -91,96 +87,76 @@ impl IncomingFrames {
         while self.recv().await.is_some() {}
     }
 
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Incoming, BadFrames>>> {
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Incoming, ReadError>>> {
         loop {
-            if let Some(incoming) = self.decode().transpose() {
-                // Nothing after a close or a broken frame counts.
-                if matches!(incoming, Err(_) | Ok(Incoming::Close)) {
-                    self.ended = true;
+            if self.ended {
+                return Poll::Ready(None);
+            }
+            match self.decoder.decode(&mut self.buf) {
+                Ok(Some(incoming)) => {
+                    self.ended = self.decoder.is_done();
+                    self.track_deadline();
+                    return Poll::Ready(Some(Ok(incoming)));
                 }
-                return Poll::Ready(Some(incoming));
+                Err(e) => return self.end_with(e.into()),
+                Ok(None) if self.decoder.is_done() => {
+                    self.ended = true;
+                    continue;
+                }
+                Ok(None) => {}
             }
             if self.buf.is_empty() {
                 // Keep no buffer while idle.
                 self.buf = BytesMut::new();
             }
-            if self.ended {
-                return Poll::Ready(None);
-            }
+            self.track_deadline();
             if Pin::new(&mut self.writer_gone).poll(cx).is_ready() {
                 self.ended = true;
                 continue;
             }
-            match self.bytes.as_mut().poll_next(cx) {
-                Poll::Ready(Some(Ok(bytes))) => self.buf.extend_from_slice(&bytes),
-                Poll::Ready(Some(Err(e))) => {
-                    self.ended = true;
-                    return Poll::Ready(Some(Err(BadFrames::Protocol(ProtocolError::Io(e)))));
-                }
-                Poll::Ready(None) => self.ended = true,
+            if let Some(deadline) = self.deadline.as_mut()
+                && deadline.as_mut().poll(cx).is_ready()
+            {
+                return self.end_with(ReadError::TooSlow(self.message_timeout));
+            }
+            match self.poll_read(cx) {
+                Poll::Ready(Ok(0)) => self.ended = true,
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => return self.end_with(ReadError::Io(e)),
                 Poll::Pending => return Poll::Pending,
             }
         }
     }
 
-    /// Decodes frames from what has been read until one completes a message.
-    fn decode(&mut self) -> Result<Option<Incoming>, BadFrames> {
-        let max_message = self.max_message;
-        while let Some(frame) = self
-            .codec
-            .decode(&mut self.buf)
-            .map_err(|e| BadFrames::from_codec(e, max_message))?
-        {
-            let incoming = match frame {
-                Frame::Text(bytes) => Incoming::Text(utf8(bytes)?),
-                Frame::Binary(_) => Incoming::Binary,
-                Frame::Ping(bytes) => Incoming::Ping(bytes),
-                Frame::Pong(_) => Incoming::Pong,
-                Frame::Close(_) => Incoming::Close,
-                Frame::Continuation(item) => match self.reassemble(item)? {
-                    Some(incoming) => incoming,
-                    None => continue,
-                },
-            };
-            return Ok(Some(incoming));
-        }
-        Ok(None)
+    fn end_with(&mut self, e: ReadError) -> Poll<Option<Result<Incoming, ReadError>>> {
+        self.ended = true;
+        self.deadline = None;
+        self.buf = BytesMut::new();
+        Poll::Ready(Some(Err(e)))
     }
 
-    fn reassemble(&mut self, item: Item) -> Result<Option<Incoming>, BadFrames> {
-        let (first, text, bytes, last) = match item {
-            Item::FirstText(bytes) => (true, true, bytes, false),
-            Item::FirstBinary(bytes) => (true, false, bytes, false),
-            Item::Continue(bytes) => (false, false, bytes, false),
-            Item::Last(bytes) => (false, false, bytes, true),
-        };
-        if first {
-            self.fragments = Some(Fragments {
-                text,
-                bytes: BytesMut::new(),
-            });
+    /// Starts the message deadline when a message begins, drops it when none is under way.
+    fn track_deadline(&mut self) {
+        if !self.decoder.in_message(&self.buf) {
+            self.deadline = None;
+        } else if self.deadline.is_none() {
+            let at = Instant::now() + self.message_timeout;
+            self.deadline = Some(Box::pin(tokio::time::sleep_until(at)));
         }
-        let Some(fragments) = self.fragments.as_mut() else {
-            return Err(BadFrames::Protocol(ProtocolError::ContinuationNotStarted));
-        };
-        if fragments.bytes.len() + bytes.len() > self.max_message {
-            return Err(BadFrames::TooBig(self.max_message));
-        }
-        fragments.bytes.extend_from_slice(&bytes);
-        if !last {
-            return Ok(None);
-        }
-        let Some(Fragments { text, bytes }) = self.fragments.take() else {
-            return Ok(None);
-        };
-        Ok(Some(if text {
-            Incoming::Text(utf8(bytes.freeze())?)
-        } else {
-            Incoming::Binary
-        }))
     }
-}
 
-fn utf8(bytes: Bytes) -> Result<ByteString, BadFrames> {
-    ByteString::try_from(bytes).map_err(|_| BadFrames::NotUtf8)
+    /// Reads what has arrived onto the buffer; `Ok(0)` at the end of the stream.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        // Not held across a wait: an idle connection's read state keeps no buffer.
+        let mut chunk = [0u8; READ_CHUNK];
+        let mut read = ReadBuf::new(&mut chunk);
+        match Pin::new(&mut self.read).poll_read(cx, &mut read) {
+            Poll::Ready(Ok(())) => {
+                self.buf.extend_from_slice(read.filled());
+                Poll::Ready(Ok(read.filled().len()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }

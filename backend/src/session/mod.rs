@@ -9,6 +9,7 @@
 //! the greeting, then drains the connection's bounded outbound queue; [`serve`] moves the
 //! bytes between them and the socket.
 
+mod frame_decoder;
 mod incoming;
 mod rate_limit;
 mod reader;
@@ -18,12 +19,12 @@ mod writer;
 use std::{sync::Arc, time::Duration};
 
 use actix_http::ws::CloseCode;
+use bytes::Bytes;
 use protocol::{ChannelId, ClientId, ErrorCode, MessageId, ServerFrame, frames::MAX_FRAME_BYTES};
-use tokio::sync::watch;
+use tokio::{net::tcp::OwnedReadHalf, sync::watch};
 
 use self::{
     incoming::IncomingFrames,
-    socket::ClientBytes,
     writer::{Greeting, GreetingSender},
 };
 pub use self::{socket::serve, writer::Writer};
@@ -46,12 +47,17 @@ pub struct Request {
     pub since: Option<MessageId>,
 }
 
-/// Starts the session of an upgraded connection whose frames arrive as `bytes`, and
-/// returns the writer whose chunks must go to the socket.
+/// The client's frames, read from the socket's read half.
+type ClientFrames = IncomingFrames<OwnedReadHalf>;
+
+/// Starts the session of an upgraded connection whose frames arrive on `read` (after the
+/// `early` bytes that came with the request head), and returns the writer whose chunks must
+/// go to the socket.
 fn start(
     state: Arc<AppState>,
     request: Request,
-    bytes: ClientBytes,
+    read: OwnedReadHalf,
+    early: Bytes,
     connection: Arc<ConnectionGuard>,
 ) -> Writer {
     let (outbox, inbox) = outbox::outbox(QueueLimits {
@@ -60,7 +66,13 @@ fn start(
     });
     let (writer, greet, writer_gone) =
         Writer::new(inbox, outbox.closer().clone(), state.metrics.clone());
-    let incoming = IncomingFrames::new(bytes, writer_gone, MAX_FRAME_BYTES);
+    let incoming = IncomingFrames::new(
+        read,
+        early,
+        writer_gone,
+        MAX_FRAME_BYTES,
+        state.settings.message_timeout,
+    );
     actix_web::rt::spawn(run(state, request, outbox, greet, incoming, connection));
     writer
 }
@@ -70,7 +82,7 @@ async fn run(
     request: Request,
     outbox: Outbox,
     greet: GreetingSender,
-    mut incoming: IncomingFrames,
+    mut incoming: ClientFrames,
     connection: Arc<ConnectionGuard>,
 ) {
     let conn_key = state.next_conn_key();

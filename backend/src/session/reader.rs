@@ -9,8 +9,8 @@ use protocol::{ClientFrame, ErrorCode, ServerFrame};
 use tokio::time::Instant;
 
 use super::{
-    Request,
-    incoming::{BadFrames, Incoming, IncomingFrames},
+    ClientFrames, Request,
+    incoming::{Incoming, ReadError},
     rate_limit::{RateLimit, TokenBucket},
 };
 use crate::{
@@ -21,7 +21,7 @@ use crate::{
 pub struct Reader<'a> {
     state: &'a AppState,
     request: &'a Request,
-    incoming: IncomingFrames,
+    incoming: ClientFrames,
     outbox: Outbox,
     sends: TokenBucket,
 }
@@ -30,7 +30,7 @@ impl<'a> Reader<'a> {
     pub fn new(
         state: &'a AppState,
         request: &'a Request,
-        incoming: IncomingFrames,
+        incoming: ClientFrames,
         outbox: Outbox,
     ) -> Self {
         let limit = RateLimit {
@@ -49,7 +49,7 @@ impl<'a> Reader<'a> {
     /// Runs until the connection must end, and hands back the client's frames for the end
     /// of the closing handshake. The reason to give the client is with the connection's
     /// closer.
-    pub async fn run(mut self) -> IncomingFrames {
+    pub async fn run(mut self) -> ClientFrames {
         let closer = self.outbox.closer().clone();
         // Leave before the platform's request timeout does it for us, at a moment of our own
         // choosing (the last tenth of the allowed age, at random) so clients that connected
@@ -103,17 +103,19 @@ impl<'a> Reader<'a> {
                         }
                     }
                     Some(Ok(Incoming::Pong)) => pong_due = None,
-                    Some(Ok(Incoming::Close)) => {
-                        self.close(CloseCode::Normal, "bye");
+                    Some(Ok(Incoming::Close(_))) => {
+                        self.outbox.closer().request_after_queued(CloseCode::Normal, "bye");
                         break;
                     }
                     Some(Err(e)) => {
-                        let code = match e {
-                            BadFrames::TooBig(_) => CloseCode::Size,
-                            BadFrames::NotUtf8 => CloseCode::Invalid,
-                            BadFrames::Protocol(_) => CloseCode::Protocol,
+                        let code = match &e {
+                            ReadError::Frames(bad) => bad.close_code(),
+                            ReadError::TooSlow(_) => CloseCode::Policy,
+                            ReadError::Io(_) => CloseCode::Away,
                         };
-                        self.close(code, &e.to_string());
+                        log::debug!(channel:% = self.request.channel, error:% = e; "Client frames refused.");
+                        // What the client was owed before its bad frame still goes out.
+                        self.outbox.closer().request_after_queued(code, &e.to_string());
                         break;
                     }
                 },

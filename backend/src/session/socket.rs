@@ -2,28 +2,19 @@
 //! server's hands, so an idle connection keeps no read or write buffer (the HTTP/1 server
 //! would keep 8 KiB of each for the connection's life).
 //!
-//! Reads go through a stack buffer and hand on only the bytes that arrived; writes send the
+//! The read half goes to the session's frame reader ([`super::incoming`]); writes send the
 //! writer's chunks as they come. This future lives as long as the connection's writer, so
 //! the server counts the connection as open until its close frame is out.
 
-use std::{io, pin::Pin, sync::Arc};
+use std::sync::Arc;
 
 use actix_web::rt::net::TcpStream;
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt, stream};
-use tokio::{
-    io::AsyncWriteExt,
-    net::tcp::{OwnedReadHalf, OwnedWriteHalf},
-};
+use futures_util::StreamExt;
+use tokio::{io::AsyncWriteExt, net::tcp::OwnedWriteHalf};
 
 use super::{Request, Writer};
 use crate::{shutdown::ConnectionGuard, state::AppState};
-
-/// The bytes a client sends, as they arrive.
-pub type ClientBytes = Pin<Box<dyn Stream<Item = io::Result<Bytes>>>>;
-
-/// Largest read at once; only what arrived is kept.
-const READ_CHUNK: usize = 4096;
 
 /// Runs the session of an upgraded connection until its writer is done. `early` is what the
 /// client sent right after its request head, before the upgrade was answered.
@@ -37,35 +28,9 @@ pub async fn serve(
     let (read, write) = socket.into_split();
     // Counted until both the session (cleanup) and this (the close frame) are done.
     let connection = Arc::new(connection);
-    let writer = super::start(
-        state,
-        request,
-        client_bytes(early, read),
-        connection.clone(),
-    );
+    let writer = super::start(state, request, read, early, connection.clone());
     write_all(writer, write).await;
     drop(connection);
-}
-
-fn client_bytes(early: Bytes, read: OwnedReadHalf) -> ClientBytes {
-    let early = stream::iter((!early.is_empty()).then_some(Ok(early)));
-    let rest = stream::unfold(Some(read), |read| async move {
-        let read = read?;
-        loop {
-            if let Err(e) = read.readable().await {
-                return Some((Err(e), None));
-            }
-            // Not held across an await: an idle connection's read state keeps no buffer.
-            let mut buf = [0u8; READ_CHUNK];
-            match read.try_read(&mut buf) {
-                Ok(0) => return None,
-                Ok(n) => return Some((Ok(Bytes::copy_from_slice(&buf[..n])), Some(read))),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Some((Err(e), None)),
-            }
-        }
-    });
-    Box::pin(early.chain(rest))
 }
 
 /// Sends the writer's chunks until it ends, then closes the sending side (FIN). A client

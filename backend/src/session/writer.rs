@@ -45,6 +45,16 @@ pub struct Greeting {
     pub last_replayed: Option<MessageId>,
 }
 
+/// Where the live queue stands after a round of writing.
+enum Queue {
+    /// Everything queued so far is in the chunk.
+    Empty,
+    /// The chunk is full; more is queued.
+    More,
+    /// Nothing can ever be queued again (every sender is gone).
+    Ended,
+}
+
 /// The session's handle on a writer it has not greeted yet.
 pub type GreetingSender = oneshot::Sender<Greeting>;
 
@@ -116,14 +126,16 @@ impl Writer {
         }
     }
 
-    /// Encodes every live frame queued so far, up to a chunk. Returns false once the queue
-    /// can never yield again (every sender is gone).
-    fn write_live(&mut self, cx: &mut Context<'_>) -> bool {
-        while self.chunk.len() < CHUNK_BYTES {
+    /// Encodes every live frame queued so far, up to a chunk.
+    fn write_live(&mut self, cx: &mut Context<'_>) -> Queue {
+        loop {
+            if self.chunk.len() >= CHUNK_BYTES {
+                return Queue::More;
+            }
             let frame = match self.inbox.poll_recv(cx) {
                 Poll::Ready(Some(frame)) => frame,
-                Poll::Ready(None) => return false,
-                Poll::Pending => break,
+                Poll::Ready(None) => return Queue::Ended,
+                Poll::Pending => return Queue::Empty,
             };
             if let Some(id) = frame.id {
                 // Already replayed from history, or a duplicate: never send twice.
@@ -142,7 +154,6 @@ impl Writer {
             };
             self.encode(message);
         }
-        true
     }
 
     fn write_close(&mut self, mut reason: CloseReason) {
@@ -177,10 +188,18 @@ impl Stream for Writer {
         let greeted = this.poll_greeting(cx);
         this.write_replay();
         let replayed = greeted && this.replay.is_empty();
-        if replayed && !this.closer.is_requested() && !this.write_live(cx) {
-            this.finished = true;
+        // After a close request nothing more is sent, unless the request lets what was
+        // queued before it go out first.
+        let mut drained = true;
+        if replayed && (!this.closer.is_requested() || this.closer.drains()) {
+            match this.write_live(cx) {
+                Queue::Ended => this.finished = true,
+                Queue::More => drained = false,
+                Queue::Empty => {}
+            }
         }
         if replayed
+            && drained
             && !this.close_sent
             && let Some(reason) = this.closer.farewell_due()
         {
