@@ -21,5 +21,6 @@ mod proxy;
 mod redis_faults;
 mod redis_tls;
 mod redis_usage;
+mod settings;
 mod shutdown;
 mod subscriber_faults;

@@ -108,6 +108,36 @@ async fn refused_while_down(d: &Deployment, alice: &mut Client) {
     assert_eq!(u16::from(carol.closed().await.unwrap().code), 1013);
 }
 
+/// `/readyz` is public: while Redis is down it answers a fixed reason, never Redis' own
+/// error text (which names hosts, ports and versions).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_tells_a_fixed_reason_not_the_redis_error() {
+    let mut redis = RedisServer::start().await;
+    let app = TestApp::spawn(Some(&redis.url()), &[]);
+    wait_until_ready(&app).await;
+    redis.kill();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let body = loop {
+        match http_get_text(&app.http_url("/readyz")).await.unwrap() {
+            (503, body) => break body,
+            _ if tokio::time::Instant::now() > deadline => panic!("/readyz stayed ready"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "status": "unavailable",
+            "message": "the message store is unavailable; see the backend's logs",
+        }),
+        "{body}"
+    );
+    for leak in ["refused", "error", "127.0.0.1", &redis.port.to_string()] {
+        assert!(!body.to_lowercase().contains(leak), "{leak:?} in {body}");
+    }
+}
+
 pub async fn wait_until_ready(app: &TestApp) {
     for _ in 0..100 {
         if matches!(http_get(&app.http_url("/readyz")).await, Ok((200, _))) {
