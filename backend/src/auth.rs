@@ -16,6 +16,33 @@ type HmacSha256 = Hmac<Sha256>;
 /// Shortest secret accepted: HS256 with a short key can be brute-forced offline.
 pub const MIN_SECRET_LEN: usize = 32;
 
+/// Why a configured signing secret cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error("must be at least {MIN_SECRET_LEN} bytes")]
+    TooShort,
+}
+
+/// The one way a signing secret is read, by the backend and by `chat-token` alike, so a
+/// token one mints is one the other accepts. Surrounding whitespace is not part of the
+/// secret: a value from a file or a secret manager often ends in a newline. Nothing (or only
+/// whitespace) means no authentication.
+pub fn authority_from_secret(raw: Option<&str>) -> Result<Option<TokenAuthority>, SecretError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(secret) if secret.len() < MIN_SECRET_LEN => Err(SecretError::TooShort),
+        Some(secret) => Ok(Some(TokenAuthority::new(secret.as_bytes()))),
+    }
+}
+
+/// The token in an `Authorization` header value of the Bearer scheme. The scheme's name is
+/// case-insensitive (RFC 7235 §2.1): `bearer` and `BEARER` are the same scheme.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("Bearer") && !token.is_empty()).then_some(token)
+}
+
 /// Why a token was refused. Deliberately coarse in what it tells a client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -161,6 +188,35 @@ mod tests {
             nbf: None,
             channels: Some(vec!["room".into(), "other".into()]),
         }
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for header in ["Bearer abc", "bearer abc", "BEARER  abc ", " bEaReR abc"] {
+            assert_eq!(bearer_token(header), Some("abc"), "{header:?}");
+        }
+        for header in ["Basic abc", "Bearer", "Bearer ", "Bearerabc", "abc"] {
+            assert_eq!(bearer_token(header), None, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn a_secret_is_read_without_its_surrounding_whitespace() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        let (client, channel) = ids();
+        let padded = authority_from_secret(Some(&format!("  {secret}\n")))
+            .unwrap()
+            .unwrap();
+        let token = TokenAuthority::new(secret.as_bytes()).issue(&claims());
+        assert_eq!(padded.verify(&token, &client, &channel, NOW), Ok(claims()));
+        assert!(authority_from_secret(None).unwrap().is_none());
+        assert!(authority_from_secret(Some(" \n")).unwrap().is_none());
+        // Whitespace does not count towards the minimum length.
+        let short = format!("{}\n", &secret[1..]);
+        assert_eq!(
+            authority_from_secret(Some(&short)).err(),
+            Some(SecretError::TooShort)
+        );
     }
 
     #[test]

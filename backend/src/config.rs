@@ -5,7 +5,7 @@ use std::{collections::HashMap, time::Duration};
 
 use protocol::frames::DEFAULT_MAX_MESSAGE_CHARS;
 
-use crate::auth::{MIN_SECRET_LEN, TokenAuthority};
+use crate::auth::{TokenAuthority, authority_from_secret};
 
 /// Origins the browser page is served from when run locally (see the README).
 pub const DEFAULT_ALLOWED_ORIGINS: &str = "http://localhost:3000,http://127.0.0.1:3000";
@@ -142,6 +142,14 @@ impl Settings {
             T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
         {
             let Some(raw) = raw else { return Ok(default) };
+            // `NaN` compares as neither below nor above any minimum, and `inf` passes every
+            // minimum: either would switch a limit off. No setting means them.
+            if raw.parse::<f64>().is_ok_and(|v| !v.is_finite()) {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("{raw:?} is not a finite number"),
+                });
+            }
             let value: T = raw.parse().map_err(|_| ConfigError::Invalid {
                 name,
                 reason: format!("{raw:?} is not a number"),
@@ -289,16 +297,12 @@ impl Settings {
                 .map(|raw| number("WORKERS", Some(raw), 1, 1))
                 .transpose()?,
             connection_max_age: secs("CONNECTION_MAX_AGE_SECS", 3300)?,
-            auth: match get("AUTH_JWT_SECRET") {
-                None => None,
-                Some(secret) if secret.len() < MIN_SECRET_LEN => {
-                    return Err(ConfigError::Invalid {
-                        name: "AUTH_JWT_SECRET",
-                        reason: format!("must be at least {MIN_SECRET_LEN} bytes"),
-                    });
-                }
-                Some(secret) => Some(TokenAuthority::new(secret.as_bytes())),
-            },
+            auth: authority_from_secret(vars.get("AUTH_JWT_SECRET").map(String::as_str)).map_err(
+                |e| ConfigError::Invalid {
+                    name: "AUTH_JWT_SECRET",
+                    reason: e.to_string(),
+                },
+            )?,
             instance_id: format!(
                 "{}-{:08x}",
                 get("K_REVISION").unwrap_or("local"),
@@ -391,6 +395,48 @@ mod tests {
         let err = Settings::from_vars(vars(&[("HISTORY_LIMIT", "20"), ("HISTORY_MAX", "10")]))
             .unwrap_err();
         assert!(err.to_string().contains("HISTORY_MAX"));
+    }
+
+    #[test]
+    fn non_finite_numbers_are_refused_for_every_numeric_setting() {
+        let numeric = [
+            "PORT",
+            "REDIS_POOL_SIZE",
+            "REDIS_TIMEOUT_SECS",
+            "HISTORY_LIMIT",
+            "HISTORY_MAX",
+            "MAX_MESSAGE_CHARS",
+            "OUTBOUND_QUEUE_BYTES",
+            "RATE_LIMIT_PER_SEC",
+            "RATE_LIMIT_BURST",
+            "MAX_CONNECTIONS",
+            "HANDSHAKE_TIMEOUT_SECS",
+            "SHUTDOWN_SPREAD_MS",
+            "OUTBOUND_QUEUE_FRAMES",
+            "PING_INTERVAL_SECS",
+            "PONG_TIMEOUT_SECS",
+            "STALLED_SOCKET_TIMEOUT_SECS",
+            "PRESENCE_TTL_SECS",
+            "PRESENCE_DETAIL_MAX",
+            "DEDUPE_WINDOW_SECS",
+            "SUBSCRIBER_PING_SECS",
+            "REDIS_WAIT_REPLICAS",
+            "REDIS_WAIT_TIMEOUT_MS",
+            "SHUTDOWN_GRACE_SECS",
+            "WORKERS",
+            "CONNECTION_MAX_AGE_SECS",
+        ];
+        for name in numeric {
+            for value in ["NaN", "nan", "inf", "-inf", "+Infinity", "1e999"] {
+                let err = Settings::from_vars(vars(&[(name, value)])).unwrap_err();
+                assert_eq!(
+                    err.to_string(),
+                    format!("{name} is invalid: {value:?} is not a finite number")
+                );
+            }
+        }
+        let s = Settings::from_vars(vars(&[("RATE_LIMIT_PER_SEC", "0.5")])).unwrap();
+        assert_eq!(s.rate_limit_per_sec, 0.5);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::{
     config::Settings,
     hub::Hub,
     metrics::Metrics,
+    routes::health::ReadinessLog,
     shutdown::{ConnectionTracker, Shutdown},
 };
 
@@ -23,6 +24,8 @@ pub struct AppState {
     pub shutdown: Shutdown,
     pub connections: Arc<ConnectionTracker>,
     pub metrics: Arc<Metrics>,
+    /// Why `/readyz` last failed, so it is logged once per change, not once per probe.
+    pub readiness: ReadinessLog,
     /// Unique per process, so connection keys of two instances (or two runs of one
     /// revision) never collide in shared presence.
     pub instance_id: String,
@@ -47,6 +50,7 @@ impl AppState {
             shutdown: Shutdown::default(),
             connections: Arc::default(),
             metrics,
+            readiness: ReadinessLog::default(),
             instance_id,
             next_connection: AtomicU64::new(0),
         }

@@ -262,7 +262,7 @@ mod tests {
 
     #[test]
     fn bad_values_are_errors_naming_the_variable() {
-        for port in ["", "http", "-1", "65536", "80.5"] {
+        for port in ["", "http", "-1", "65536", "80.5", "NaN", "inf", "-inf"] {
             let err = settings(&[("PORT", port)]).unwrap_err();
             assert!(matches!(err, ConfigError::InvalidPort(_)), "{port:?}");
             assert!(err.to_string().starts_with("PORT "), "{err}");

@@ -3,13 +3,32 @@
 //! The page keeps all script and style in `/static` and passes its one setting (the
 //! backend URL) through a `data-` attribute, so the policy can forbid inline code entirely.
 //! The only foreign origin a page may talk to is the backend's WebSocket origin.
+//!
+//! HSTS is sent only to requests that arrived over https. This server speaks plain HTTP
+//! behind a TLS-terminating front end (Cloud Run's), which says so with
+//! `X-Forwarded-Proto: https` (or `Forwarded: proto=https`). A client that forges the header
+//! over plain http gains nothing: browsers ignore HSTS received over http (RFC 6797 §8.1).
 
 use actix_web::{
-    http::header::{CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS},
-    middleware::DefaultHeaders,
+    Error,
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    http::header::{
+        CONTENT_SECURITY_POLICY, HeaderName, HeaderValue, REFERRER_POLICY,
+        STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    },
+    middleware::{DefaultHeaders, Next},
 };
 
 use crate::config::BackendUrl;
+
+/// One year, subdomains included: the policy browsers expect of a site served only over https.
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+/// Powerful features the page never uses, denied to it and to anything that might end up
+/// embedded in it. (The clipboard, which "Copy link" uses, stays allowed.)
+pub const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), display-capture=(), \
+     geolocation=(), gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=()";
 
 /// The `Content-Security-Policy` for this deployment.
 pub fn content_security_policy(backend: &BackendUrl) -> String {
@@ -27,6 +46,27 @@ pub fn headers(backend: &BackendUrl) -> DefaultHeaders {
         .add((X_CONTENT_TYPE_OPTIONS, "nosniff"))
         // The page URL names the room; don't leak it to anything the page links to.
         .add((REFERRER_POLICY, "no-referrer"))
+        // `frame-ancestors 'none'` says the same to browsers that read the CSP; this is for
+        // those that do not (clickjacking).
+        .add((X_FRAME_OPTIONS, "DENY"))
+        .add((PERMISSIONS_POLICY_HEADER, PERMISSIONS_POLICY))
+}
+
+const PERMISSIONS_POLICY_HEADER: HeaderName = HeaderName::from_static("permissions-policy");
+
+/// Middleware (for `middleware::from_fn`) adding HSTS to responses to https requests.
+pub async fn strict_transport_security(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let https = req.connection_info().scheme().eq_ignore_ascii_case("https");
+    let mut response = next.call(req).await?;
+    if https {
+        response
+            .headers_mut()
+            .insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    }
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpListener};
 use actix_web::{
     App, HttpServer,
     dev::Server,
-    middleware::{Compress, Logger},
+    middleware::{Compress, Logger, from_fn},
     web,
 };
 
@@ -52,6 +52,7 @@ fn run(listener: TcpListener, settings: Settings) -> std::io::Result<Server> {
         App::new()
             .wrap(Compress::default())
             .wrap(security::headers(&backend))
+            .wrap(from_fn(security::strict_transport_security))
             .wrap(Logger::new("%r %s %b %Dms"))
             .app_data(backend.clone())
             .configure(routes::configure)

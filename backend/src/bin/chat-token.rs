@@ -6,15 +6,20 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, bail};
-use backend::auth::{Claims, MIN_SECRET_LEN, TokenAuthority};
+use anyhow::{Context, anyhow, bail};
+use backend::auth::{Claims, authority_from_secret};
 use protocol::{ChannelId, ClientId};
 
+/// Longest lifetime a token may be given: ten years. Anything longer is a mistake, and an
+/// expiry past every clock would wrap around into a token that has already expired.
+const MAX_TTL_SECS: u64 = 10 * 365 * 24 * 3600;
+
 fn main() -> anyhow::Result<()> {
-    let secret = std::env::var("AUTH_JWT_SECRET").context("AUTH_JWT_SECRET is not set")?;
-    if secret.len() < MIN_SECRET_LEN {
-        bail!("AUTH_JWT_SECRET must be at least {MIN_SECRET_LEN} bytes");
-    }
+    let secret = std::env::var("AUTH_JWT_SECRET").ok();
+    // Read exactly as the backend reads it, so the two agree on the key.
+    let authority = authority_from_secret(secret.as_deref())
+        .map_err(|e| anyhow!("AUTH_JWT_SECRET {e}"))?
+        .context("AUTH_JWT_SECRET is not set")?;
     let mut sub = None;
     let mut channels = None;
     let mut ttl: u64 = 3600;
@@ -31,7 +36,7 @@ fn main() -> anyhow::Result<()> {
                     .context("--channels")?;
                 channels = Some(list);
             }
-            "--ttl" => ttl = value()?.parse().context("--ttl takes seconds")?,
+            "--ttl" => ttl = parse_ttl(&value()?)?,
             "-h" | "--help" => {
                 println!(
                     "usage: AUTH_JWT_SECRET=... chat-token --sub CLIENT_ID [--channels A,B] [--ttl SECONDS]"
@@ -43,12 +48,26 @@ fn main() -> anyhow::Result<()> {
     }
     let sub = sub.context("--sub CLIENT_ID is required")?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let exp = now
+        .checked_add(ttl)
+        .context("--ttl reaches past the end of time")?;
     let claims = Claims {
         sub: sub.into_string(),
-        exp: now + ttl,
+        exp,
         nbf: None,
         channels,
     };
-    println!("{}", TokenAuthority::new(secret.as_bytes()).issue(&claims));
+    println!("{}", authority.issue(&claims));
     Ok(())
+}
+
+/// `--ttl`: whole seconds, at least one and at most [`MAX_TTL_SECS`].
+fn parse_ttl(raw: &str) -> anyhow::Result<u64> {
+    let wrong =
+        || format!("--ttl takes whole seconds from 1 to {MAX_TTL_SECS} (ten years), got {raw:?}");
+    let ttl: u64 = raw.trim().parse().with_context(wrong)?;
+    if !(1..=MAX_TTL_SECS).contains(&ttl) {
+        bail!(wrong());
+    }
+    Ok(ttl)
 }

@@ -1,6 +1,6 @@
 //! HTTP routes: health probes and the WebSocket endpoint.
 
-mod health;
+pub mod health;
 pub mod ws;
 
 use actix_web::web;

@@ -121,9 +121,8 @@ fn bearer_token(head: &RequestHead) -> Option<&str> {
     head.headers()
         .get(header::AUTHORIZATION)?
         .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+        .ok()
+        .and_then(crate::auth::bearer_token)
 }
 
 fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Refusal> {

@@ -2,6 +2,7 @@
 //! (and channel) gets past the handshake.
 
 use backend::auth::{Claims, TokenAuthority};
+use protocol::ServerFrame;
 
 use crate::{helpers::*, on_every_engine};
 
@@ -85,4 +86,80 @@ async fn the_token_command_issues_tokens_the_backend_accepts() {
         .output()
         .unwrap();
     assert!(!weak.status.success(), "a short secret must be refused");
+}
+
+/// The scheme's name is case-insensitive (RFC 7235): `bearer` is `Bearer`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_scheme_is_accepted_in_any_case() {
+    let d = Deployment::start(Engine::Embedded, &[("AUTH_JWT_SECRET", SECRET)]).await;
+    let token = TokenAuthority::new(SECRET.as_bytes()).issue(&Claims {
+        sub: "alice".into(),
+        exp: now() + 60,
+        nbf: None,
+        channels: None,
+    });
+    let url = d.a().ws_url("room", "alice");
+    for scheme in ["bearer", "BEARER", "bEaReR"] {
+        let header = format!("{scheme} {token}");
+        let mut alice = Client::try_connect(&url, &[("Authorization", &header)])
+            .await
+            .unwrap_or_else(|r| panic!("{scheme:?} refused: {r:?}"));
+        assert!(matches!(alice.next().await, ServerFrame::Welcome { .. }));
+    }
+    let basic = format!("Basic {token}");
+    let refused = Client::try_connect(&url, &[("Authorization", &basic)])
+        .await
+        .err()
+        .expect("another scheme is no token");
+    assert_eq!(refused.status, 401);
+}
+
+fn chat_token(secret: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_chat-token"))
+        .args(args)
+        .env("AUTH_JWT_SECRET", secret)
+        .output()
+        .unwrap()
+}
+
+/// A lifetime no expiry can hold is refused with a message, not wrapped around into a
+/// token that has already expired.
+#[test]
+fn the_token_command_refuses_a_lifetime_it_cannot_express() {
+    for ttl in [
+        "18446744073709551615",
+        "99999999999999999999",
+        "0",
+        "-1",
+        "soon",
+    ] {
+        let output = chat_token(SECRET, &["--sub", "alice", "--ttl", ttl]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "--ttl {ttl}: {output:?}");
+        assert!(output.stdout.is_empty(), "--ttl {ttl}: a token was printed");
+        assert!(
+            stderr.contains("--ttl takes whole seconds from 1 to 315360000 (ten years)"),
+            "--ttl {ttl}: {stderr}"
+        );
+    }
+    let longest = chat_token(SECRET, &["--sub", "alice", "--ttl", "315360000"]);
+    assert!(longest.status.success(), "{longest:?}");
+}
+
+/// A secret read from a file or a secret manager often ends in a newline: the command and
+/// the backend must both read it as the same key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_with_surrounding_whitespace_means_the_same_key_to_both() {
+    let padded = format!("  {SECRET}\n");
+    let output = chat_token(&padded, &["--sub", "alice", "--ttl", "60"]);
+    assert!(output.status.success(), "{output:?}");
+    let token = String::from_utf8(output.stdout).unwrap();
+    for configured in [padded.as_str(), SECRET] {
+        let d = Deployment::start(Engine::Embedded, &[("AUTH_JWT_SECRET", configured)]).await;
+        let url = format!("{}?token={}", d.a().ws_url("room", "alice"), token.trim());
+        let mut alice = Client::try_connect(&url, &[])
+            .await
+            .unwrap_or_else(|r| panic!("backend with {configured:?} refused it: {r:?}"));
+        assert!(matches!(alice.next().await, ServerFrame::Welcome { .. }));
+    }
 }

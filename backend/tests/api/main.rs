@@ -22,6 +22,7 @@ mod proxy;
 mod redis_faults;
 mod redis_tls;
 mod redis_usage;
+mod settings;
 mod shutdown;
 mod slow_input;
 mod subscriber_faults;

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use protocol::{ErrorCode, MessageId, ServerFrame};
+use tokio::io::AsyncReadExt;
 
 use crate::helpers::*;
 
@@ -106,6 +107,105 @@ async fn refused_while_down(d: &Deployment, alice: &mut Client) {
         }
     ));
     assert_eq!(u16::from(carol.closed().await.unwrap().code), 1013);
+}
+
+/// `/readyz` is public: while Redis is down it answers a fixed reason, never Redis' own
+/// error text (which names hosts, ports and versions).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_tells_a_fixed_reason_not_the_redis_error() {
+    let mut redis = RedisServer::start().await;
+    let app = TestApp::spawn(Some(&redis.url()), &[]);
+    wait_until_ready(&app).await;
+    redis.kill();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let body = loop {
+        match http_get_text(&app.http_url("/readyz")).await.unwrap() {
+            (503, body) => break body,
+            _ if tokio::time::Instant::now() > deadline => panic!("/readyz stayed ready"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "status": "unavailable",
+            "message": "the message store is unavailable; see the backend's logs",
+        }),
+        "{body}"
+    );
+    for leak in ["refused", "error", "127.0.0.1", &redis.port.to_string()] {
+        assert!(!body.to_lowercase().contains(leak), "{leak:?} in {body}");
+    }
+}
+
+/// The cause goes to the log instead, once when it starts (not once per probe) and once
+/// when it clears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_logs_the_cause_once_per_change_not_per_probe() {
+    let mut redis = RedisServer::start().await;
+    let (port, mut backend) = logging_backend(&redis.url()).await;
+    let readyz = format!("http://127.0.0.1:{port}/readyz");
+    redis.kill();
+    let mut refused = 0;
+    while refused < 20 {
+        if let Ok((503, _)) = http_get(&readyz).await {
+            refused += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    redis.restart().await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !matches!(http_get(&readyz).await, Ok((200, _))) {
+        assert!(tokio::time::Instant::now() < deadline, "not ready again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    backend.start_kill().unwrap();
+    let mut logs = String::new();
+    backend
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .await
+        .unwrap();
+    let not_ready: Vec<&str> = logs.lines().filter(|l| l.contains("Not ready")).collect();
+    // Redis down, then possibly the pub/sub connection still down after it came back.
+    assert!(
+        (1..=2).contains(&not_ready.len()),
+        "{refused} refused probes logged {} times:\n{logs}",
+        not_ready.len()
+    );
+    assert!(not_ready[0].contains(r#""error":""#), "{}", not_ready[0]);
+    assert_eq!(logs.matches("Ready again").count(), 1, "{logs}");
+}
+
+/// The backend binary on `redis_url`, logging `/readyz`'s lines as JSON to a pipe; ready.
+async fn logging_backend(redis_url: &str) -> (u16, tokio::process::Child) {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_backend"))
+            .env("PORT", port.to_string())
+            .env("REDIS_URL", redis_url)
+            .env("REDIS_TIMEOUT_SECS", "1")
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "backend::routes::health=info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("backend binary");
+        for _ in 0..100 {
+            if child.try_wait().unwrap().is_some() {
+                break; // the port was taken meanwhile
+            }
+            if let Ok((200, _)) = http_get(&format!("http://127.0.0.1:{port}/readyz")).await {
+                return (port, child);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    panic!("no backend process became ready");
 }
 
 pub async fn wait_until_ready(app: &TestApp) {

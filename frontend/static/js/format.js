@@ -17,9 +17,19 @@ function setTime(node, iso) {
 
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"]+/gi;
 
+/** Whether a URL as written has a `user:pass@` part. `https://bank.example@evil.example`
+ *  reads like the bank but goes to evil.example, so such URLs are never made links. Any `@`
+ *  before the path counts, also one after a `\` (which browsers read as `/`, so that text
+ *  misleads about the host just the same). */
+function hasUserinfo(raw, url) {
+  const authority = raw.slice(raw.indexOf("//") + 2).split(/[/?#]/, 1)[0];
+  return authority.includes("@") || url.username !== "" || url.password !== "";
+}
+
 /** Appends `text` to `parent` as text nodes, with http(s) URLs as links. Only URLs that
- *  parse with an http(s) scheme become links, so `javascript:` and friends stay text; the
- *  link opens in a new tab without giving that tab a handle on this one. */
+ *  parse with an http(s) scheme and carry no userinfo become links, so `javascript:` and
+ *  friends and `user@host` look-alikes stay text; the link opens in a new tab without giving
+ *  that tab a handle on this one. */
 function appendLinkified(parent, text) {
   let last = 0;
   for (const match of text.matchAll(URL_PATTERN)) {
@@ -32,6 +42,7 @@ function appendLinkified(parent, text) {
       url = null;
     }
     if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) continue;
+    if (hasUserinfo(raw, url)) continue;
     parent.append(text.slice(last, match.index));
     const link = el("a", null, raw);
     link.href = url.href;

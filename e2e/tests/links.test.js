@@ -1,0 +1,72 @@
+// Links a person can trust: a URL whose text hides its real host behind a `user:pass@` part
+// (https://bank.example@evil.example goes to evil.example) is shown as text, never as a link,
+// while ordinary URLs, `@` in their path or query included, still are. And the page's
+// security headers are ones the browser accepts and enforces.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { DESKTOP, expectOnce, join, launchBrowser, openUser, say } from "../lib/browser.js";
+import { startTopology } from "../lib/topology.js";
+
+let topology;
+let browser;
+
+before(async () => {
+  topology = await startTopology("links");
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await topology?.stop();
+});
+
+const DISGUISED = [
+  "https://user:pass@evil.example/login",
+  "https://bank.example@evil.example/",
+  "HTTPS://admin@evil.example",
+  "http://@evil.example",
+  "https://bank.example\\@evil.example/",
+  "https://bank.example:443@evil.example",
+];
+const PLAIN = ["https://ok.example/@someone", "https://ok.example/?mail=a@b.example", "http://ok.example/x"];
+
+test("URLs with a user:pass@ part are shown as text, not made links", async () => {
+  const mallory = await openUser(browser, topology);
+  await join(mallory, "links", "mallory");
+  const victim = await openUser(browser, topology);
+  await join(victim, "links", "victim");
+  const text = `sign in: ${DISGUISED.join(" ")} or ${PLAIN.join(" ")}.`;
+  await say(mallory.page, text);
+  await expectOnce(victim.page, text);
+  for (const user of [mallory, victim]) {
+    const links = await user.page.$$eval("#messages a", (nodes) =>
+      nodes.map((a) => ({ text: a.textContent, href: a.href })),
+    );
+    assert.deepEqual(
+      links.map((l) => l.text),
+      PLAIN,
+      "only URLs without userinfo are links",
+    );
+    for (const { href } of links) assert.doesNotMatch(href, /evil\.example/);
+    assert.deepEqual(user.errors, []);
+  }
+});
+
+test("the browser accepts the security headers and denies features the page never uses", async () => {
+  const context = await browser.newContext({ viewport: DESKTOP });
+  const page = await context.newPage();
+  const complaints = [];
+  page.on("console", (message) => {
+    if (/permissions.policy|feature policy|unrecognized feature|x-frame-options/i.test(message.text())) {
+      complaints.push(message.text());
+    }
+  });
+  await page.goto(`${topology.frontendUrl}/`);
+  const allowed = await page.evaluate(() => {
+    const policy = document.permissionsPolicy ?? document.featurePolicy;
+    return Object.fromEntries(["camera", "microphone", "geolocation", "payment"].map((f) => [f, policy.allowsFeature(f)]));
+  });
+  assert.deepEqual(allowed, { camera: false, microphone: false, geolocation: false, payment: false });
+  assert.deepEqual(complaints, []);
+  await context.close();
+});
