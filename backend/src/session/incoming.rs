@@ -76,6 +76,11 @@ impl<R: AsyncRead + Unpin> IncomingFrames<R> {
         }
     }
 
+    /// The byte source, for checks of what is left in it.
+    pub fn source(&self) -> &R {
+        &self.read
+    }
+
     /// The next message, `None` once the connection is over.
     pub async fn recv(&mut self) -> Option<Result<Incoming, ReadError>> {
         poll_fn(|cx| self.poll_recv(cx)).await

@@ -10,8 +10,9 @@
 //! bytes between them and the socket.
 
 mod frame_decoder;
-mod incoming;
+pub mod incoming;
 mod rate_limit;
+pub mod read_check;
 mod reader;
 mod socket;
 mod writer;

@@ -19,6 +19,7 @@ mod limits;
 mod metrics;
 mod presence;
 mod proxy;
+mod read_side_fuzz;
 mod redis_faults;
 mod redis_tls;
 mod redis_usage;
