@@ -7,6 +7,7 @@ mod cluster_harness;
 mod helpers;
 
 mod auth;
+mod browser_refusals;
 mod chaos;
 mod chat;
 mod chatters;
@@ -21,5 +22,6 @@ mod proxy;
 mod redis_faults;
 mod redis_tls;
 mod redis_usage;
+mod replication;
 mod shutdown;
 mod subscriber_faults;

@@ -1,0 +1,87 @@
+//! Refusals a browser can read. A browser's WebSocket API hides the status and body of a
+//! refused upgrade (the page only sees close code 1006, as for a network failure), so a
+//! request that carries an `Origin` — every browser's does — is refused by completing the
+//! upgrade and closing at once with a close code and a reason it can act on (see
+//! [`HandshakeError::close_code`]). Clients without an `Origin` keep the HTTP status and JSON
+//! body, which they can read.
+
+use std::time::Duration;
+
+use actix_codec::Framed;
+use actix_http::{
+    RequestHead,
+    body::BodySize,
+    h1,
+    ws::{self, CloseCode, CloseReason},
+};
+use actix_web::{http::header, rt::net::TcpStream};
+use futures_util::{SinkExt, StreamExt};
+
+use crate::error::HandshakeError;
+
+/// How long a refused client is given to answer the close before the socket is dropped: a
+/// refusal must not hold a connection for longer than a round trip or so.
+const CLOSE_ANSWER_WAIT: Duration = Duration::from_secs(1);
+
+/// The longest close reason the protocol allows, in bytes.
+const MAX_REASON_BYTES: usize = 123;
+
+/// The close code to refuse this request with after an upgrade, if it is a browser's and the
+/// refusal has one; `None` means: answer with the HTTP status.
+pub fn close_code_for(head: &RequestHead, refusal: &HandshakeError) -> Option<u16> {
+    head.headers()
+        .contains_key(header::ORIGIN)
+        .then(|| refusal.close_code())
+        .flatten()
+}
+
+/// Upgrades, sends a close frame with `code` and the refusal's sentence, waits briefly for the
+/// client's close and drops the connection. `false` when the request cannot be upgraded at
+/// all (then the caller answers with the HTTP status).
+pub async fn close_after_upgrade(
+    head: &RequestHead,
+    mut framed: Framed<TcpStream, h1::Codec>,
+    code: u16,
+    refusal: &HandshakeError,
+) -> Result<bool, std::io::Error> {
+    let Ok(mut response) = ws::handshake(head) else {
+        return Ok(false);
+    };
+    let response = response.finish().drop_body();
+    framed.send((response, BodySize::None).into()).await?;
+    let mut socket = framed.replace_codec(ws::Codec::new());
+    socket
+        .send(ws::Message::Close(Some(CloseReason {
+            code: CloseCode::Other(code),
+            description: Some(bounded(&refusal.to_string())),
+        })))
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    // The client answers with its own close (or just goes); nothing else is read.
+    let _ = tokio::time::timeout(CLOSE_ANSWER_WAIT, socket.next()).await;
+    let _ = socket.close().await;
+    Ok(true)
+}
+
+/// `reason` cut to what a close frame can carry, at a character boundary.
+fn bounded(reason: &str) -> String {
+    let mut end = reason.len().min(MAX_REASON_BYTES);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bounded;
+
+    #[test]
+    fn reasons_fit_a_close_frame_at_a_character_boundary() {
+        assert_eq!(bounded("short"), "short");
+        let long = "é".repeat(100);
+        let cut = bounded(&long);
+        assert!(cut.len() <= 123 && cut.len() >= 121, "{}", cut.len());
+        assert!(long.starts_with(&cut));
+    }
+}
