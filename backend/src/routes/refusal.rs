@@ -19,9 +19,11 @@ use futures_util::{SinkExt, StreamExt};
 
 use crate::error::HandshakeError;
 
-/// How long a refused client is given to answer the close before the socket is dropped: a
-/// refusal must not hold a connection for longer than a round trip or so.
-const CLOSE_ANSWER_WAIT: Duration = Duration::from_secs(1);
+/// How long a refused client is given to answer the close before the socket is dropped. A
+/// refusal must not hold a socket for long (a refused flood at the connection cap would hold
+/// one per refusal); a client whose answer is slower still gets the code and reason, which
+/// arrived before the socket closed.
+const CLOSE_ANSWER_WAIT: Duration = Duration::from_millis(500);
 
 /// The longest close reason the protocol allows, in bytes.
 const MAX_REASON_BYTES: usize = 123;
