@@ -3,8 +3,9 @@
 //
 // A browser sees neither WebSocket pings nor the status of a refused upgrade, so:
 // - a backend that stops answering (frozen, or a half-open socket) is noticed by what the
-//   page can see: no `welcome` within CONNECT_TIMEOUT_MS of connecting, or no answer to a
-//   send within ACK_TIMEOUT_MS (outbox.js); the socket is then given up and a new one opened;
+//   page can see: no `welcome` within CONNECT_TIMEOUT_MS of connecting, or a send with no
+//   answer while nothing at all arrived for ACK_TIMEOUT_MS (outbox.js); the socket is then
+//   given up and a new one opened;
 // - a refusal arrives as a close code 4xxx with a reason: where trying again cannot help
 //   (4400, 4401, 4403) the page says why and stops; 4429 (too many) backs off.
 //
@@ -64,7 +65,9 @@ function connect() {
   s.socket = socket;
   const current = () => session === s && s.socket === socket;
   socket.addEventListener("message", (event) => {
-    if (current()) onFrame(s, event.data);
+    if (!current()) return;
+    s.lastFrameAt = Date.now();
+    onFrame(s, event.data);
   });
   socket.addEventListener("close", (event) => {
     if (current()) onClose(s, event);

@@ -11,8 +11,10 @@
 const WAITING_NOTE = "Waiting for the connection — will send when reconnected";
 const REFUSED_NOTE = "Not sent: the server refused the connection";
 const CONFIRMING_NOTE = "Stored — waiting for the server to confirm it…";
-/** A send with no answer for this long means the connection is dead, whatever the browser
- *  says: it is given up, and the send goes out again (same nonce) on a new one. */
+/** A send with no answer, and nothing else heard on its connection, for this long means the
+ *  connection is dead, whatever the browser says: it is given up, and the send goes out again
+ *  (same nonce) on a new one. (Other frames count: a backend waiting on a slow Redis answers
+ *  a burst of sends one by one, each within its command timeout, and is alive meanwhile.) */
 const ACK_TIMEOUT_MS = 10000;
 /** Resends of a `not_confirmed` send back off from this delay up to the ceiling. */
 const CONFIRM_RETRY_MS = 500;
@@ -58,12 +60,15 @@ function transmit(s, nonce, entry) {
   if (!entry.shownId && !entry.confirmTries) setNote(entry.item, "Sending…");
   const waiting = {};
   entry.waiting = waiting;
+  const sentAt = Date.now();
+  const check = () => {
+    if (session !== s || s.socket !== socket || s.outbox.get(nonce) !== entry || entry.waiting !== waiting) return;
+    const quietMs = Date.now() - Math.max(sentAt, s.lastFrameAt);
+    if (quietMs >= ACK_TIMEOUT_MS) abandon(s, "The server stopped answering");
+    else entry.answerTimer = setTimeout(check, ACK_TIMEOUT_MS - quietMs);
+  };
   clearTimeout(entry.answerTimer);
-  entry.answerTimer = setTimeout(() => {
-    if (session === s && s.socket === socket && s.outbox.get(nonce) === entry && entry.waiting === waiting) {
-      abandon(s, "The server stopped answering");
-    }
-  }, ACK_TIMEOUT_MS);
+  entry.answerTimer = setTimeout(check, ACK_TIMEOUT_MS);
 }
 
 /** An answer about the entry arrived: its connection is alive. */

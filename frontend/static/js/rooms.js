@@ -25,6 +25,8 @@ function newSession(channel, name) {
     countdownTimer: 0,
     /** No `welcome` in time: the socket is given up (connection.js). */
     connectTimer: 0,
+    /** When the last frame arrived: a connection that says anything is alive (outbox.js). */
+    lastFrameAt: 0,
     /** The last connection was refused in a way retrying cannot fix. */
     refused: false,
     lastCloseNotice: null,
