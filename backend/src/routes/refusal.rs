@@ -28,27 +28,25 @@ const CLOSE_ANSWER_WAIT: Duration = Duration::from_millis(500);
 /// The longest close reason the protocol allows, in bytes.
 const MAX_REASON_BYTES: usize = 123;
 
-/// The close code to refuse this request with after an upgrade, if it is a browser's and the
-/// refusal has one; `None` means: answer with the HTTP status.
+/// The close code to refuse this request with after an upgrade, if it is a browser's, is a
+/// valid upgrade request, and the refusal has one; `None` means: answer with the HTTP status.
 pub fn close_code_for(head: &RequestHead, refusal: &HandshakeError) -> Option<u16> {
-    head.headers()
-        .contains_key(header::ORIGIN)
+    let browser = head.headers().contains_key(header::ORIGIN);
+    let upgradable = ws::verify_handshake(head).is_ok();
+    (browser && upgradable)
         .then(|| refusal.close_code())
         .flatten()
 }
 
 /// Upgrades, sends a close frame with `code` and the refusal's sentence, waits briefly for the
-/// client's close and drops the connection. `false` when the request cannot be upgraded at
-/// all (then the caller answers with the HTTP status).
+/// client's close and drops the connection. For requests [`close_code_for`] gave a code.
 pub async fn close_after_upgrade(
     head: &RequestHead,
     mut framed: Framed<TcpStream, h1::Codec>,
     code: u16,
     refusal: &HandshakeError,
-) -> Result<bool, std::io::Error> {
-    let Ok(mut response) = ws::handshake(head) else {
-        return Ok(false);
-    };
+) -> std::io::Result<()> {
+    let mut response = ws::handshake(head).map_err(|e| std::io::Error::other(e.to_string()))?;
     let response = response.finish().drop_body();
     framed.send((response, BodySize::None).into()).await?;
     let mut socket = framed.replace_codec(ws::Codec::new());
@@ -62,7 +60,7 @@ pub async fn close_after_upgrade(
     // The client answers with its own close (or just goes); nothing else is read.
     let _ = tokio::time::timeout(CLOSE_ANSWER_WAIT, socket.next()).await;
     let _ = socket.close().await;
-    Ok(true)
+    Ok(())
 }
 
 /// `reason` cut to what a close frame can carry, at a character boundary.

@@ -67,9 +67,7 @@ pub async fn upgrade(
         Err(Refusal::NotFound) => return Ok(refuse(&mut framed, not_found()).await?),
         Err(Refusal::Bad(e)) => {
             if let Some(code) = refusal::close_code_for(head, &e) {
-                return Ok(refusal::close_after_upgrade(head, framed, code, &e)
-                    .await
-                    .map(drop)?);
+                return Ok(refusal::close_after_upgrade(head, framed, code, &e).await?);
             }
             return Ok(refuse(&mut framed, e.error_response()).await?);
         }

@@ -103,3 +103,31 @@ async fn a_browser_over_the_connection_cap_gets_4429_and_others_503() {
     assert_eq!(refused.status, 503);
     assert_eq!(refused.body["error"], "too_many_connections");
 }
+
+/// A browser-like request that is no valid upgrade (no `Sec-WebSocket-Key`) cannot be
+/// upgraded to carry a close code: it still gets its refusal, as an HTTP status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_request_that_cannot_be_upgraded_keeps_its_status() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let d = Deployment::start(Engine::Embedded, &[("ALLOWED_ORIGINS", PAGE)]).await;
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", d.a().port))
+        .await
+        .unwrap();
+    socket
+        .write_all(
+            b"GET /ws/room/alice HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+              Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+              Origin: https://evil.example\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, socket.read_to_end(&mut answer))
+        .await
+        .expect("no answer in time")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer:?}");
+    assert!(answer.contains("origin_not_allowed"), "{answer}");
+}
