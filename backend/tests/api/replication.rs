@@ -39,6 +39,26 @@ async fn answer(
     }
 }
 
+/// Waits until `instances` backends have asked `primary` for its replicas (`ROLE`): they
+/// then know of the replica, which was in sync before they started, and acks wait for it.
+async fn wait_until_replicas_known(primary: &RedisServer, instances: u64) {
+    for _ in 0..100 {
+        let stats: String = primary
+            .command(redis::cmd("INFO").arg("commandstats"))
+            .await;
+        let calls = stats
+            .lines()
+            .find_map(|l| l.strip_prefix("cmdstat_role:calls="))
+            .and_then(|rest| rest.split(',').next()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        if calls >= instances {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the instances never asked for the replicas");
+}
+
 /// Resends until acked (the replica catches up within a few waits); the ack's id.
 async fn resend_until_acked(client: &mut Client, message: &str, nonce: &str) -> MessageId {
     let mut seen = Vec::new();
@@ -67,6 +87,7 @@ async fn a_send_no_replica_confirms_is_not_confirmed_and_its_resend_acks_the_ori
         TestApp::spawn(Some(&url), &WAITING),
         TestApp::spawn(Some(&url), &WAITING),
     );
+    wait_until_replicas_known(&primary, 2).await;
     let (mut alice, _) = Client::join(&a.ws_url("room", "alice")).await;
     // Alice's second tab, on the other instance, whose connections wrote nothing since.
     let (mut alice_tab, _) = Client::join(&b.ws_url("room", "alice")).await;
