@@ -209,6 +209,24 @@ impl Settings {
             });
         }
         let shutdown_grace = secs("SHUTDOWN_GRACE_SECS", 8)?;
+        let redis_timeout = secs("REDIS_TIMEOUT_SECS", 3)?;
+        let redis_wait_timeout = Duration::from_millis(number(
+            "REDIS_WAIT_TIMEOUT_MS",
+            get("REDIS_WAIT_TIMEOUT_MS"),
+            500,
+            1,
+        )?);
+        // The wait for a replica runs within the send's command timeout: one that outlasted
+        // it would turn a stored message into "not stored" (`unavailable`).
+        if redis_wait_timeout >= redis_timeout {
+            return Err(ConfigError::Invalid {
+                name: "REDIS_WAIT_TIMEOUT_MS",
+                reason: format!(
+                    "must be below REDIS_TIMEOUT_SECS ({} s)",
+                    redis_timeout.as_secs()
+                ),
+            });
+        }
         Ok(Self {
             port: number("PORT", get("PORT"), 8080, 0)?,
             redis_url,
@@ -230,7 +248,7 @@ impl Settings {
                 }
             },
             redis_pool_size: number("REDIS_POOL_SIZE", get("REDIS_POOL_SIZE"), 8, 1)?,
-            redis_timeout: secs("REDIS_TIMEOUT_SECS", 3)?,
+            redis_timeout,
             history_limit,
             history_max,
             max_message_chars: number(
@@ -286,12 +304,7 @@ impl Settings {
                 None | Some("auto") => None,
                 Some(raw) => Some(number("REDIS_WAIT_REPLICAS", Some(raw), 0, 0)?),
             },
-            redis_wait_timeout: Duration::from_millis(number(
-                "REDIS_WAIT_TIMEOUT_MS",
-                get("REDIS_WAIT_TIMEOUT_MS"),
-                500,
-                1,
-            )?),
+            redis_wait_timeout,
             shutdown_grace,
             workers: get("WORKERS")
                 .map(|raw| number("WORKERS", Some(raw), 1, 1))
@@ -382,6 +395,7 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("REDIS_CLUSTER_URLS", "node-1:7000"),
             ("AUTH_JWT_SECRET", "too-short"),
+            ("REDIS_WAIT_TIMEOUT_MS", "3000"),
         ] {
             let err = Settings::from_vars(vars(&[(name, value)])).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");

@@ -1,5 +1,6 @@
-//! Refusals before the WebSocket upgrade: an HTTP status and a JSON body
-//! `{"error": "<code>", "message": "<sentence>"}`, so clients can tell them apart.
+//! Refusals before the WebSocket session: an HTTP status and a JSON body
+//! `{"error": "<code>", "message": "<sentence>"}`, so clients can tell them apart; for
+//! browsers, which cannot read those, a WebSocket close code with the sentence as reason.
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use protocol::{IdError, MessageIdError};
@@ -40,6 +41,29 @@ impl HandshakeError {
             HandshakeError::Unauthorized(_) => "unauthorized",
             HandshakeError::ShuttingDown => "shutting_down",
             HandshakeError::TooManyConnections => "too_many_connections",
+        }
+    }
+}
+
+impl HandshakeError {
+    /// The close code a browser gets instead of the HTTP status, in the range RFC 6455 leaves
+    /// to applications (4000–4999, the HTTP status plus 4000, as centrifugo does) where no
+    /// standard code says the same: 4400 bad request, 4401 no valid token (a new one may
+    /// help), 4403 not allowed (retrying cannot help), 4429 too many connections (retry
+    /// later), 1012 restarting (retry now, elsewhere). `None`: the request cannot be upgraded,
+    /// so only the status can answer it.
+    pub fn close_code(&self) -> Option<u16> {
+        match self {
+            HandshakeError::InvalidChannel(_)
+            | HandshakeError::InvalidClient(_)
+            | HandshakeError::InvalidSince(_)
+            | HandshakeError::InvalidQuery(_) => Some(4400),
+            HandshakeError::Unauthorized(AuthError::ChannelNotGranted) => Some(4403),
+            HandshakeError::Unauthorized(_) => Some(4401),
+            HandshakeError::OriginNotAllowed(_) => Some(4403),
+            HandshakeError::TooManyConnections => Some(4429),
+            HandshakeError::ShuttingDown => Some(1012),
+            HandshakeError::NotWebSocket(_) => None,
         }
     }
 }

@@ -12,11 +12,12 @@ use protocol::ErrorCode;
 
 /// Upper bounds (seconds) of the pub/sub lag histogram buckets.
 const LAG_BUCKETS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
-const ERROR_CODES: [ErrorCode; 4] = [
+const ERROR_CODES: [ErrorCode; 5] = [
     ErrorCode::BadFrame,
     ErrorCode::TooLarge,
     ErrorCode::Unavailable,
     ErrorCode::RateLimited,
+    ErrorCode::NotConfirmed,
 ];
 
 #[derive(Default)]

@@ -60,6 +60,16 @@ export async function kill(child) {
   await exited;
 }
 
+/** Freezes a process (SIGSTOP) by its pid: its sockets stay open, nothing answers. */
+export function freeze(child) {
+  process.kill(child.pid, "SIGSTOP");
+}
+
+/** Lets a frozen process run again (SIGCONT). */
+export function thaw(child) {
+  if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, "SIGCONT");
+}
+
 /** Polls `probe` until it resolves truthy; fails after `timeoutMs`. */
 export async function waitUntil(what, probe, timeoutMs = 15000, child = null) {
   const deadline = Date.now() + timeoutMs;

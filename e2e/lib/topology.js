@@ -1,6 +1,8 @@
-// The system under test, on free loopback ports: a private redis-server, two backend
-// instances on it, the round-robin proxy in front of them, and the frontend whose page
-// points browsers at the proxy. `stop()` tears everything down by pid.
+// The system under test, on free loopback ports: a private redis-server (optionally with a
+// replica of its own), two backend instances on it, the round-robin proxy in front of them,
+// and the frontend whose page points browsers at the proxy. `stop()` tears everything down
+// by pid.
+import { execFile } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startProxy } from "./proxy.js";
@@ -13,12 +15,14 @@ export const artifactsDir = path.resolve(here, "../artifacts");
 const binDir = process.env.CHAT_BIN_DIR || path.join(repoRoot, "target/debug");
 
 /** Starts everything; `label` names this run's log directory under artifacts/logs. */
-export async function startTopology(label, { backendEnv = {} } = {}) {
+export async function startTopology(label, { backendEnv = {}, replica = false } = {}) {
   const logDir = path.join(artifactsDir, "logs", label);
   const children = [];
   let proxy = null;
   const topology = {
     backends: [],
+    /** The replica's process, when asked for one. */
+    replica: null,
     proxy: null,
     frontendUrl: "",
     async stop() {
@@ -37,6 +41,19 @@ export async function startTopology(label, { backendEnv = {} } = {}) {
     );
     children.push(redis);
     await waitUntil("redis-server", () => tcpOpen(redisPort), 10000, redis);
+    if (replica) {
+      const replicaPort = await freePort();
+      topology.replica = start(
+        "redis-replica",
+        "redis-server",
+        ["--port", String(replicaPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+          .concat(["--replicaof", "127.0.0.1", String(redisPort)]),
+        {},
+        logDir,
+      );
+      children.push(topology.replica);
+      await waitUntil("replica in sync", () => replicaSynced(replicaPort), 15000, topology.replica);
+    }
 
     const frontendPort = await freePort();
     const origin = `http://127.0.0.1:${frontendPort}`;
@@ -84,6 +101,28 @@ export async function startTopology(label, { backendEnv = {} } = {}) {
     await topology.stop();
     throw err;
   }
+}
+
+/** Whether the redis-server on `port` is a replica whose link to its primary is up. */
+function replicaSynced(port) {
+  return new Promise((resolve) => {
+    execFile("redis-cli", ["-p", String(port), "info", "replication"], (err, stdout) =>
+      resolve(!err && stdout.includes("master_link_status:up")),
+    );
+  });
+}
+
+/** The sum over both backends of one Prometheus series (exact name with labels). */
+export async function backendMetric(topology, series) {
+  let total = 0;
+  for (const { port } of topology.backends) {
+    const text = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) }).then((r) =>
+      r.text(),
+    );
+    const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+    total += line ? Number(line.slice(series.length + 1)) : 0;
+  }
+  return total;
 }
 
 /** The backend index (0 or 1) that a client's latest WebSocket went to, per the proxy; -1 if none. */

@@ -10,7 +10,8 @@ Needs the `websockets` package (infra/local/test installs it). Checks, over real
   3. each gets `welcome` first; a message sent on one replica reaches the client on the other,
      the sender gets its `ack` and its own `message` with the same id; and back again;
   4. a third client joining later gets both messages from history (stored in Redis);
-  5. an Origin that is not the page's is refused with 403 through the proxy.
+  5. an Origin that is not the page's is refused through the proxy the way a browser can see:
+     the upgrade is closed at once with 4403.
 Every wait is bounded (FRAME_TIMEOUT per frame).
 """
 
@@ -24,7 +25,7 @@ import urllib.request
 import uuid
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 FRAME_TIMEOUT = 5.0
 
@@ -123,16 +124,20 @@ async def main(topology_path: str) -> None:
         fail(f"history replay is wrong: {replayed}")
     print(f"ok  late joiner on {late_on} got both messages from history, in order")
 
-    # 5. Origins: the backend behind the proxy refuses foreign ones.
+    # 5. Origins: the backend behind the proxy refuses foreign ones. A browser cannot read
+    # an HTTP status, so a request with an Origin is upgraded and closed with 4403.
     try:
         bad = await connect(f"{base}/{channel}/evil", origin="http://evil.example",
                             open_timeout=FRAME_TIMEOUT)
-        await bad.close()
-        fail("a foreign Origin was accepted")
     except InvalidStatus as e:
-        if e.response.status_code != 403:
-            fail(f"foreign Origin got {e.response.status_code}, want 403")
-    print("ok  foreign Origin refused with 403")
+        fail(f"foreign Origin got HTTP {e.response.status_code}, want an upgrade closed with 4403")
+    try:
+        frame = await asyncio.wait_for(bad.recv(), FRAME_TIMEOUT)
+        fail(f"a foreign Origin was served: {frame}")
+    except ConnectionClosed as e:
+        if e.rcvd is None or e.rcvd.code != 4403:
+            fail(f"foreign Origin was closed with {e.rcvd}, want 4403")
+    print("ok  foreign Origin refused: closed with 4403 and its reason")
 
     for ws in (a, b, late, *spare):
         await ws.close()

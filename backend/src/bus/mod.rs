@@ -72,14 +72,24 @@ pub struct Roster {
     pub online_count: u64,
 }
 
-/// A bus operation that did not happen. The caller tells its client so (`unavailable`); it
-/// never pretends it succeeded.
+/// A bus operation that did not happen, or did not fully happen. The caller tells its client
+/// so (`unavailable`, `not_confirmed`); it never pretends it succeeded, nor that something
+/// stored was not.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     #[error("the message store is unreachable: {0}")]
     Unavailable(String),
     #[error("the message store answered something unexpected: {0}")]
     Protocol(String),
+    /// A publish that stored and published the message (its id is known to every member),
+    /// but fewer replicas than required confirmed it in time. A resend with the same nonce
+    /// waits again and is acked with this id.
+    #[error("message {id} was stored, but {confirmed} of {wanted} replicas confirmed it in time")]
+    NotConfirmed {
+        id: MessageId,
+        confirmed: usize,
+        wanted: usize,
+    },
 }
 
 #[async_trait]

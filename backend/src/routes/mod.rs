@@ -1,6 +1,8 @@
-//! HTTP routes: health probes and the WebSocket endpoint.
+//! HTTP routes: health probes and the WebSocket endpoint, whose refusals a browser reads
+//! as close codes ([`refusal`]).
 
 pub mod health;
+mod refusal;
 pub mod ws;
 
 use actix_web::web;

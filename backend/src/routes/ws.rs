@@ -1,6 +1,8 @@
 //! `GET /ws/{channel}/{client}?since={id}`: everything about a connection that can be refused
-//! is checked here, before the upgrade, so a bad request gets an HTTP status and a JSON body
-//! instead of a socket that closes for no visible reason.
+//! is checked here, before the session starts, so a bad request gets an HTTP status and a
+//! JSON body — or, from a browser (a request with an `Origin`), which cannot read those, a
+//! close code and reason right after the upgrade ([`super::refusal`]) — instead of a socket
+//! that closes for no visible reason.
 //!
 //! Upgrade requests never reach the app's router: the HTTP server hands them, with their
 //! socket, to [`upgrade`], which answers `101` and gives the socket to the session. A plain
@@ -24,6 +26,7 @@ use bytes::Bytes;
 use futures_util::SinkExt;
 use protocol::{ChannelId, ClientId, MessageId};
 
+use super::refusal;
 use crate::{auth::AuthError, error::HandshakeError, session, state::AppState};
 
 /// A `GET` without `Upgrade`: refused like any bad handshake, after the same checks.
@@ -62,7 +65,12 @@ pub async fn upgrade(
     let (request, connection, response) = match accepted {
         Ok(accepted) => accepted,
         Err(Refusal::NotFound) => return Ok(refuse(&mut framed, not_found()).await?),
-        Err(Refusal::Bad(e)) => return Ok(refuse(&mut framed, e.error_response()).await?),
+        Err(Refusal::Bad(e)) => {
+            if let Some(code) = refusal::close_code_for(head, &e) {
+                return Ok(refusal::close_after_upgrade(head, framed, code, &e).await?);
+            }
+            return Ok(refuse(&mut framed, e.error_response()).await?);
+        }
     };
     framed.send((response, BodySize::None).into()).await?;
     drop(req);

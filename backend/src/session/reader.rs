@@ -14,6 +14,7 @@ use super::{
     rate_limit::{RateLimit, TokenBucket},
 };
 use crate::{
+    bus::BusError,
     outbox::{Outbound, Outbox},
     state::AppState,
 };
@@ -154,6 +155,14 @@ impl<'a> Reader<'a> {
                 .await
             {
                 Ok(id) => ServerFrame::Ack { nonce, id },
+                Err(e @ BusError::NotConfirmed { .. }) => {
+                    log::warn!(channel:% = request.channel, error:% = e; "A message was not confirmed by a replica.");
+                    ServerFrame::Error {
+                        code: ErrorCode::NotConfirmed,
+                        message: "stored, but not yet confirmed by a replica; resend with the same nonce to confirm".into(),
+                        nonce,
+                    }
+                }
                 Err(e) => {
                     log::warn!(channel:% = request.channel, error:% = e; "A message was not accepted.");
                     ServerFrame::Error {

@@ -67,6 +67,12 @@ impl ClusterNode {
         panic!("no cluster node came up on five port pairs");
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, …) to this node's own process, by pid.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        crate::helpers::send_signal(pid, signal);
+    }
+
     /// SIGKILL: the node is gone without a word to the others.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -165,6 +171,15 @@ impl RedisCluster {
             }
         }
         ports
+    }
+
+    /// The nodes that are replicas now.
+    pub async fn replicas(&self) -> Vec<&ClusterNode> {
+        let primaries = self.primaries().await;
+        self.nodes
+            .iter()
+            .filter(|n| n.child.is_some() && !primaries.contains(&n.port))
+            .collect()
     }
 
     async fn wait_for(&self, port: u16, ready: impl Fn(&str) -> bool) {

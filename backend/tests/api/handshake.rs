@@ -1,11 +1,13 @@
 //! Everything refused before the upgrade gets an HTTP status and a JSON body.
 
+use tokio_tungstenite::tungstenite;
+
 use crate::{helpers::*, on_every_engine};
 
 on_every_engine!(
     bad_ids_and_since_are_400_with_json,
     a_plain_get_is_400_with_json,
-    foreign_browser_origins_are_403,
+    foreign_browser_origins_are_closed_with_4403,
     probes_answer,
 );
 
@@ -50,15 +52,14 @@ async fn a_plain_get_is_400_with_json(engine: Engine) {
     );
 }
 
-async fn foreign_browser_origins_are_403(engine: Engine) {
+/// A browser cannot read a refused upgrade's status: it gets the upgrade and a close with
+/// 4403 and the reason instead, and never a `welcome`.
+async fn foreign_browser_origins_are_closed_with_4403(engine: Engine) {
     let d = Deployment::start(engine, &[("ALLOWED_ORIGINS", "https://chat.example.com")]).await;
     let url = d.a().ws_url("room", "alice");
-    let refused = Client::try_connect(&url, &[("Origin", "https://evil.example")])
-        .await
-        .err()
-        .expect("foreign origin accepted");
-    assert_eq!(refused.status, 403);
-    assert_eq!(refused.body["error"], "origin_not_allowed");
+    let (code, reason) = refused_by_close(&url, &[("Origin", "https://evil.example")]).await;
+    assert_eq!(code, 4403);
+    assert!(reason.contains("origin"), "{reason}");
     assert!(
         Client::try_connect(&url, &[("Origin", "https://chat.example.com")])
             .await
@@ -138,4 +139,16 @@ async fn a_frame_sent_along_with_the_handshake_is_not_lost() {
     assert!(acked.is_ok(), "no ack for the early frame: {seen}");
     assert!(seen.starts_with("HTTP/1.1 101"), "{seen}");
     assert!(seen.contains(r#""type":"ack""#), "{seen}");
+}
+
+/// Connects as a browser would and expects the server to close at once, before any frame;
+/// the close code and reason.
+pub async fn refused_by_close(url: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut client = Client::try_connect(url, headers)
+        .await
+        .unwrap_or_else(|r| panic!("{url}: refused with a status instead of a close: {r:?}"));
+    match client.next_raw().await {
+        tungstenite::Message::Close(Some(frame)) => (frame.code.into(), frame.reason.to_string()),
+        other => panic!("{url}: expected a close, got {other:?}"),
+    }
 }

@@ -98,6 +98,28 @@ impl RedisServer {
         server.wait_until_up().await.then_some(server)
     }
 
+    /// A replica of `primary` of the test's own, once it has synced with it.
+    pub async fn start_replica_of(primary: &RedisServer) -> Self {
+        let replica = Self::start().await;
+        let _: String = replica
+            .command(redis::cmd("REPLICAOF").arg("127.0.0.1").arg(primary.port))
+            .await;
+        for _ in 0..200 {
+            let info: String = replica.command(redis::cmd("INFO").arg("replication")).await;
+            if info.contains("master_link_status:up") {
+                return replica;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("replica on {} did not sync", replica.port);
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, …) to this server's own process, by pid.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        send_signal(pid, signal);
+    }
+
     /// Kills the server and starts a new one on the same port (and data directory).
     pub async fn restart(&mut self) {
         self.kill();
@@ -650,6 +672,15 @@ impl Client {
             .expect("socket ended")
             .expect("socket error")
     }
+}
+
+/// Sends `signal` (`STOP`, `CONT`, `TERM`, …) to one process, by its pid.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
 }
 
 /// A plain HTTP GET over a fresh connection: status and body (JSON when it parses).

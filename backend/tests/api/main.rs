@@ -7,6 +7,7 @@ mod cluster_harness;
 mod helpers;
 
 mod auth;
+mod browser_refusals;
 mod chaos;
 mod chat;
 mod chatters;
@@ -23,6 +24,7 @@ mod read_side_fuzz;
 mod redis_faults;
 mod redis_tls;
 mod redis_usage;
+mod replication;
 mod settings;
 mod shutdown;
 mod slow_input;

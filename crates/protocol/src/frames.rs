@@ -52,6 +52,11 @@ pub enum ErrorCode {
     Unavailable,
     /// The client sends faster than the server allows; the send was not accepted.
     RateLimited,
+    /// The message was stored and published (members may already have it), but no replica
+    /// confirmed it in time, so a failover could still lose it. Not a failure to store:
+    /// resend with the same nonce, and the answer is the `ack` of the original message once a
+    /// replica has it — never a second message.
+    NotConfirmed,
 }
 
 /// Frames a server sends.
@@ -337,6 +342,10 @@ mod tests {
             err,
             serde_json::json!({"type":"error","code":"unavailable","message":"x"})
         );
+        assert_eq!(
+            serde_json::to_value(ErrorCode::NotConfirmed).unwrap(),
+            "not_confirmed"
+        );
         let online: Value = serde_json::from_str(
             &ServerFrame::Online {
                 online_count: 12873,
@@ -370,6 +379,11 @@ mod tests {
             ServerFrame::Error {
                 code: ErrorCode::TooLarge,
                 message: "too long".into(),
+                nonce: Some("n".into()),
+            },
+            ServerFrame::Error {
+                code: ErrorCode::NotConfirmed,
+                message: "stored, but not yet confirmed".into(),
                 nonce: Some("n".into()),
             },
         ];

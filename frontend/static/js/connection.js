@@ -1,6 +1,14 @@
 // The WebSocket to the backend: connecting with `since`, reading frames, and reconnecting
 // with exponential backoff and jitter. The status line always says where things stand.
 //
+// A browser sees neither WebSocket pings nor the status of a refused upgrade, so:
+// - a backend that stops answering (frozen, or a half-open socket) is noticed by what the
+//   page can see: no `welcome` within CONNECT_TIMEOUT_MS of connecting, or a send with no
+//   answer while nothing at all arrived for ACK_TIMEOUT_MS (outbox.js); the socket is then
+//   given up and a new one opened;
+// - a refusal arrives as a close code 4xxx with a reason: where trying again cannot help
+//   (4400, 4401, 4403) the page says why and stops; 4429 (too many) backs off.
+//
 // Invariant: `s.lastId` is the newest id received in a `message` frame. Frames on one
 // connection arrive in id order, so everything up to it has been received, and reconnecting
 // with `?since=lastId` loses nothing (acks do not advance it: an ack can overtake older
@@ -10,16 +18,25 @@ const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30000;
 /** A connection that lasted this long was healthy: the next failure starts backoff over. */
 const STABLE_MS = 10000;
+/** Longest wait for `welcome` after opening a socket before trying another one. */
+const CONNECT_TIMEOUT_MS = 10000;
+/** Refusals that the same request would get again: say why and stop retrying. */
+const REFUSALS = {
+  4400: "The server cannot accept this room or name",
+  4401: "The server requires you to sign in, and this page has no valid sign-in for it",
+  4403: "The server does not allow this page to connect",
+};
 
 function setStatus(state, text) {
   ui.connection.dataset.state = state;
   ui.status.textContent = text;
   ui.countdown.textContent = "";
-  ui.retry.hidden = state !== "reconnecting" && state !== "offline";
+  ui.retry.hidden = state !== "reconnecting" && state !== "offline" && state !== "refused";
 }
 
 function clearTimers(s) {
   clearTimeout(s.retryTimer);
+  clearTimeout(s.connectTimer);
   clearInterval(s.countdownTimer);
 }
 
@@ -35,6 +52,7 @@ function connect() {
   if (s.lastId) url += `?since=${encodeURIComponent(s.lastId)}`;
   s.resumedFrom = s.lastId;
   s.welcomed = false;
+  s.refused = false;
   setStatus("connecting", s.everConnected ? "Reconnecting…" : "Connecting…");
   let socket;
   try {
@@ -47,11 +65,26 @@ function connect() {
   s.socket = socket;
   const current = () => session === s && s.socket === socket;
   socket.addEventListener("message", (event) => {
-    if (current()) onFrame(s, event.data);
+    if (!current()) return;
+    s.lastFrameAt = Date.now();
+    onFrame(s, event.data);
   });
   socket.addEventListener("close", (event) => {
     if (current()) onClose(s, event);
   });
+  s.connectTimer = setTimeout(() => {
+    if (current() && !s.welcomed) abandon(s, "The server did not answer");
+  }, CONNECT_TIMEOUT_MS);
+}
+
+/** Gives up on a socket that stopped answering (the browser may not notice for minutes)
+ *  and reconnects as after a drop. Its late events, if any, are ignored. */
+function abandon(s, why) {
+  const socket = s.socket;
+  if (!socket) return;
+  s.socket = null;
+  socket.close();
+  onClose(s, { code: 0, reason: "", abandoned: why });
 }
 
 /** Closes the session's socket on purpose (leaving, switching rooms). */
@@ -65,19 +98,34 @@ function disconnect(s) {
 
 function onClose(s, event) {
   const lastedMs = s.connectedAt ? Date.now() - s.connectedAt : 0;
+  clearTimers(s);
   s.socket = null;
   s.welcomed = false;
   s.connectedAt = 0;
+
+  const refusal = REFUSALS[event.code];
+  if (refusal) {
+    const text = event.reason ? `${refusal}: ${event.reason}.` : `${refusal}.`;
+    s.refused = true;
+    holdOutbox(s);
+    if (text !== s.lastCloseNotice) addNotice(text, "error");
+    s.lastCloseNotice = text;
+    setStatus("refused", "Not connected — refused by the server");
+    return;
+  }
   holdOutbox(s);
 
   const reasons = {
     1008: "The server refused the connection",
     1009: "A message was too large for the server",
+    4429: "The server is busy; trying again shortly",
   };
-  if (reasons[event.code]) {
-    const text = event.reason ? `${reasons[event.code]}: ${event.reason}` : reasons[event.code];
-    if (text !== s.lastCloseNotice) addNotice(text, "error");
-    s.lastCloseNotice = text;
+  const notice = event.abandoned
+    ? `${event.abandoned}; reconnecting`
+    : reasons[event.code] && (event.reason ? `${reasons[event.code]}: ${event.reason}` : reasons[event.code]);
+  if (notice) {
+    if (notice !== s.lastCloseNotice) addNotice(notice, "error");
+    s.lastCloseNotice = notice;
   }
 
   let delay;
@@ -87,8 +135,8 @@ function onClose(s, event) {
     delay = 100 + Math.random() * 900;
   } else {
     if (lastedMs > STABLE_MS) s.attempt = 0;
-    // 1013: the server is overloaded; don't come straight back.
-    if (event.code === 1013) s.attempt = Math.max(s.attempt, 3);
+    // 1013 and 4429: the server is overloaded; don't come straight back.
+    if (event.code === 1013 || event.code === 4429) s.attempt = Math.max(s.attempt, 3);
     const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** s.attempt);
     // "Equal jitter": at least half the ceiling, so retries really do back off.
     delay = ceiling / 2 + Math.random() * (ceiling / 2);
@@ -147,6 +195,7 @@ function onFrame(s, data) {
 }
 
 function onWelcome(s, frame) {
+  clearTimeout(s.connectTimer);
   s.welcomed = true;
   s.everConnected = true;
   s.connectedAt = Date.now();

@@ -13,7 +13,7 @@ function newSession(channel, name) {
     resumedFrom: null,
     /** Ids of messages shown, so a replay never doubles a line. */
     seen: new Set(),
-    /** nonce -> { text, item, sent }, in the order typed (see outbox.js). */
+    /** nonce -> { text, item, sent, shownId, … }, in the order typed (see outbox.js). */
     outbox: new Map(),
     online: new Set(),
     onlineCount: 0,
@@ -23,6 +23,12 @@ function newSession(channel, name) {
     welcomedAt: 0,
     retryTimer: 0,
     countdownTimer: 0,
+    /** No `welcome` in time: the socket is given up (connection.js). */
+    connectTimer: 0,
+    /** When the last frame arrived: a connection that says anything is alive (outbox.js). */
+    lastFrameAt: 0,
+    /** The last connection was refused in a way retrying cannot fix. */
+    refused: false,
     lastCloseNotice: null,
   };
 }

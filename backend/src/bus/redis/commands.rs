@@ -34,7 +34,8 @@ pub struct RedisSettings {
     /// Replicas that must have a message before it is acked: `None` = as many as answer
     /// (at most one), `Some(0)` = never wait.
     pub wait_replicas: Option<usize>,
-    /// Longest wait for them; past it the send is answered `unavailable`.
+    /// Longest wait for them; past it the send is answered `not_confirmed` (stored, but a
+    /// failover could still lose it).
     pub wait_timeout: Duration,
 }
 
@@ -118,6 +119,10 @@ pub struct RedisCommands {
     policy: ChannelPolicy,
     settings: RedisSettings,
 }
+
+/// How much longer than its own timeout a `WAIT` may take to answer (the round trip) before
+/// it counts as confirming nothing.
+const WAIT_SLACK: Duration = Duration::from_millis(250);
 
 /// A stream entry as returned by XRANGE: id and flat field/value pairs.
 type Entry = (String, Vec<String>);
@@ -225,7 +230,7 @@ impl RedisCommands {
         nonce: Option<&str>,
     ) -> Result<MessageId, BusError> {
         let keys = &ChannelKeys::new(channel);
-        let id: String = self
+        let (id, wanted, confirmed): (String, usize, usize) = self
             .with_connection(Some(&keys.log()), |mut c| async move {
                 let mut call = self.scripts.publish.key(keys.log());
                 if let Some(nonce) = nonce {
@@ -240,38 +245,47 @@ impl RedisCommands {
                     .invoke_async(&mut c)
                     .await?;
                 let replicas = self.wait_for.load(std::sync::atomic::Ordering::Relaxed);
+                // From here on the message is stored and published: whatever happens to the
+                // wait, the caller must learn its id, never "not stored".
                 let confirmed = if replicas == 0 {
                     0
                 } else {
-                    self.wait(&mut c, replicas).await?
+                    self.wait(&mut c, replicas).await
                 };
                 Ok((id, replicas, confirmed))
             })
-            .await
-            .and_then(|(id, wanted, confirmed): (String, usize, usize)| {
-                // Replication is asynchronous: an ack promises the message survives a
-                // failover, so it waits until a replica has it. If none confirms in time the
-                // message may be lost with the primary; the sender resends (same nonce).
-                if confirmed < wanted {
-                    Err(BusError::Unavailable(format!(
-                        "{confirmed} of {wanted} replicas confirmed the message in time"
-                    )))
-                } else {
-                    Ok(id)
-                }
-            })?;
-        parse_id(&id)
+            .await?;
+        let id = parse_id(&id)?;
+        // Replication is asynchronous: an ack promises the message survives a failover, so it
+        // waits until a replica has it. If none confirms in time the message may be lost with
+        // the primary; the sender resends (same nonce), which waits again.
+        if confirmed < wanted {
+            return Err(BusError::NotConfirmed {
+                id,
+                confirmed,
+                wanted,
+            });
+        }
+        Ok(id)
     }
 
     /// `WAIT` on the connection that took the write: on one Redis the same pooled
     /// connection, on a cluster the channel's primary's (one connection per node), so the
-    /// wait covers this write.
-    async fn wait(&self, c: &mut Conn, replicas: usize) -> redis::RedisResult<usize> {
-        redis::cmd("WAIT")
-            .arg(replicas)
-            .arg(self.settings.wait_timeout.as_millis() as u64)
-            .query_async(c)
-            .await
+    /// wait covers this write. How many replicas confirmed; none when the wait itself failed
+    /// or overran, since it then confirmed nothing.
+    async fn wait(&self, c: &mut Conn, replicas: usize) -> usize {
+        let timeout = self.settings.wait_timeout;
+        let mut command = redis::cmd("WAIT");
+        command.arg(replicas).arg(timeout.as_millis() as u64);
+        let wait = command.query_async::<usize>(c);
+        match tokio::time::timeout(timeout + WAIT_SLACK, wait).await {
+            Ok(Ok(confirmed)) => confirmed,
+            Ok(Err(e)) => {
+                log::warn!(error:% = e; "WAIT for a replica failed.");
+                0
+            }
+            Err(_) => 0,
+        }
     }
 
     /// Learns how many replicas every primary has, so acks wait for one where one answers

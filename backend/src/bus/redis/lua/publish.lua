@@ -6,10 +6,15 @@
 -- ARGV[3]: client id          ARGV[4]: message text
 -- ARGV[5]: how long to remember the nonce, in ms
 -- Returns the message id; for a nonce seen within the window, the original message's id
--- (and nothing is stored or published again).
+-- (and nothing is stored or published again; the window starts over).
 if KEYS[2] then
   local original = redis.call('GET', KEYS[2])
   if original then
+    -- Written again (a write that replicates) so that the WAIT after this retry covers
+    -- everything before it, the original message included, whichever connection runs it:
+    -- the retry of a send no replica had confirmed is acked only once one has it. (Redis 7.0
+    -- counts a read's offset that way too; this does not depend on it.)
+    redis.call('SET', KEYS[2], original, 'PX', ARGV[5])
     return original
   end
 end
