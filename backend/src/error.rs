@@ -2,7 +2,7 @@
 //! `{"error": "<code>", "message": "<sentence>"}`, so clients can tell them apart.
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
-use protocol::{IdError, MessageIdError};
+use protocol::{EpochError, IdError, MessageIdError};
 
 use crate::auth::AuthError;
 
@@ -14,6 +14,8 @@ pub enum HandshakeError {
     InvalidClient(IdError),
     #[error("since {0}")]
     InvalidSince(MessageIdError),
+    #[error("epoch {0}")]
+    InvalidEpoch(EpochError),
     #[error("query string is malformed: {0}")]
     InvalidQuery(String),
     #[error("this endpoint only speaks WebSocket: {0}")]
@@ -34,6 +36,7 @@ impl HandshakeError {
             HandshakeError::InvalidChannel(_) => "invalid_channel",
             HandshakeError::InvalidClient(_) => "invalid_client",
             HandshakeError::InvalidSince(_) => "invalid_since",
+            HandshakeError::InvalidEpoch(_) => "invalid_epoch",
             HandshakeError::InvalidQuery(_) => "invalid_query",
             HandshakeError::NotWebSocket(_) => "not_websocket",
             HandshakeError::OriginNotAllowed(_) => "origin_not_allowed",

@@ -12,12 +12,15 @@ use std::{
 
 use async_trait::async_trait;
 use protocol::{
-    ChannelId, ChatMessage, ClientId, MessageId, PresenceEvent, frames::MAX_WELCOME_ONLINE,
+    ChannelId, ChatMessage, ClientId, Epoch, MessageId, PresenceEvent, frames::MAX_WELCOME_ONLINE,
     time::rfc3339_millis,
 };
 use tokio::sync::watch;
 
-use super::{Bus, BusError, BusEvent, ChannelPolicy, ConnKey, EventSink, History, Roster};
+use super::{
+    Bus, BusError, BusEvent, ChannelPolicy, ConnKey, EventSink, History, Resume, Roster,
+    epoch::{self, Incarnation},
+};
 
 pub struct EmbeddedBus {
     /// Every channel ever used. Guarded by a std mutex that is never held across `.await`;
@@ -33,8 +36,10 @@ struct SeenNonce {
     expires: Instant,
 }
 
-#[derive(Default)]
 struct ChannelState {
+    /// This history's incarnation: minted with the state, so a restarted process (which
+    /// has lost every history) never hands out an epoch a client could resume from.
+    epoch: Epoch,
     /// The retained history, oldest first, at most `policy.max` long.
     log: VecDeque<ChatMessage>,
     /// The newest id ever minted, even if trimmed away since.
@@ -47,6 +52,20 @@ struct ChannelState {
     nonces: HashMap<(ClientId, String), SeenNonce>,
     /// Size of `nonces` after the last sweep of expired entries.
     nonces_after_sweep: usize,
+}
+
+impl ChannelState {
+    fn new() -> Self {
+        Self {
+            epoch: epoch::mint(),
+            log: VecDeque::new(),
+            last_id: MessageId::ZERO,
+            max_trimmed: MessageId::ZERO,
+            present: HashMap::new(),
+            nonces: HashMap::new(),
+            nonces_after_sweep: 0,
+        }
+    }
 }
 
 impl EmbeddedBus {
@@ -100,7 +119,9 @@ impl Bus for EmbeddedBus {
         nonce: Option<&str>,
     ) -> Result<MessageId, BusError> {
         let mut channels = self.lock();
-        let state = channels.entry(channel.clone()).or_default();
+        let state = channels
+            .entry(channel.clone())
+            .or_insert_with(ChannelState::new);
         let now = Instant::now();
         if let Some(nonce) = nonce {
             let key = (client.clone(), nonce.to_owned());
@@ -147,29 +168,38 @@ impl Bus for EmbeddedBus {
     async fn history(
         &self,
         channel: &ChannelId,
-        since: Option<MessageId>,
+        resume: Option<&Resume>,
     ) -> Result<History, BusError> {
-        let channels = self.lock();
-        let Some(state) = channels.get(channel) else {
-            // A client that has seen nothing of an empty channel missed nothing.
-            return Ok(History {
-                messages: Vec::new(),
-                recovered: since == Some(MessageId::ZERO),
-            });
+        let mut channels = self.lock();
+        let state = channels
+            .entry(channel.clone())
+            .or_insert_with(ChannelState::new);
+        let incarnation = Incarnation {
+            epoch: &state.epoch,
+            last: state.last_id,
+            trimmed: state.max_trimmed,
         };
-        if let Some(since) = since
-            && since <= state.last_id
-            && since >= state.max_trimmed
+        // The log is in id order.
+        let holds = |id| state.log.binary_search_by(|m| m.id.cmp(&id)).is_ok();
+        if let Some(resume) = resume
+            && epoch::recoverable(resume, &incarnation, holds)
         {
             return Ok(History {
-                messages: state.log.iter().filter(|m| m.id > since).cloned().collect(),
+                messages: state
+                    .log
+                    .iter()
+                    .filter(|m| m.id > resume.since)
+                    .cloned()
+                    .collect(),
                 recovered: true,
+                epoch: state.epoch.clone(),
             });
         }
         let skip = state.log.len().saturating_sub(self.policy.history_limit);
         Ok(History {
             messages: state.log.iter().skip(skip).cloned().collect(),
             recovered: false,
+            epoch: state.epoch.clone(),
         })
     }
 
@@ -180,7 +210,9 @@ impl Bus for EmbeddedBus {
         conn: &ConnKey,
     ) -> Result<Roster, BusError> {
         let mut channels = self.lock();
-        let state = channels.entry(channel.clone()).or_default();
+        let state = channels
+            .entry(channel.clone())
+            .or_insert_with(ChannelState::new);
         let conns = state.present.entry(client.clone()).or_default();
         let first = conns.is_empty();
         conns.insert(conn.clone());

@@ -1,4 +1,4 @@
-//! `GET /ws/{channel}/{client}?since={id}`: everything about a connection that can be refused
+//! `GET /ws/{channel}/{client}?since={id}&epoch={epoch}`: everything about a connection that can be refused
 //! is checked here, before the upgrade, so a bad request gets an HTTP status and a JSON body
 //! instead of a socket that closes for no visible reason.
 //!
@@ -22,7 +22,7 @@ use actix_web::{
 };
 use bytes::Bytes;
 use futures_util::SinkExt;
-use protocol::{ChannelId, ClientId, MessageId};
+use protocol::{ChannelId, ClientId, Epoch, MessageId};
 
 use crate::{auth::AuthError, error::HandshakeError, session, state::AppState};
 
@@ -138,6 +138,11 @@ fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Re
         .map(|raw| raw.parse::<MessageId>())
         .transpose()
         .map_err(HandshakeError::InvalidSince)?;
+    let epoch = query
+        .get("epoch")
+        .map(|raw| Epoch::parse(raw))
+        .transpose()
+        .map_err(HandshakeError::InvalidEpoch)?;
     if let Some(origin) = head.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
         if !state.settings.allowed_origins.allows(origin) {
@@ -164,6 +169,7 @@ fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Re
         channel,
         client,
         since,
+        epoch,
     })
 }
 

@@ -15,6 +15,7 @@ mod frames;
 mod handshake;
 mod history;
 mod limits;
+mod lost_history;
 mod metrics;
 mod presence;
 mod proxy;
