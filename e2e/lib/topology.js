@@ -18,6 +18,8 @@ export async function startTopology(label, { backendEnv = {} } = {}) {
   const children = [];
   let proxy = null;
   const topology = {
+    /** The private redis-server's port, for tests that do things to its data. */
+    redisPort: 0,
     backends: [],
     proxy: null,
     frontendUrl: "",
@@ -28,6 +30,7 @@ export async function startTopology(label, { backendEnv = {} } = {}) {
   };
   try {
     const redisPort = await freePort();
+    topology.redisPort = redisPort;
     const redis = start(
       "redis",
       "redis-server",
