@@ -2,12 +2,13 @@
 //!
 //! Ids are minted like Redis Stream ids, history is trimmed the same way and resume follows
 //! the same rules, so a laptop run behaves like production and the behaviour tests run
-//! unchanged against both engines.
+//! unchanged against both engines. Channels idle for the channel TTL with nobody connected
+//! are forgotten by a periodic sweep, as Redis expires their keys.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
-    sync::{Arc, Mutex, MutexGuard},
-    time::{Instant, SystemTime, UNIX_EPOCH},
+    sync::{Arc, Mutex, MutexGuard, Weak},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use async_trait::async_trait;
@@ -23,7 +24,7 @@ use super::{
 };
 
 pub struct EmbeddedBus {
-    /// Every channel ever used. Guarded by a std mutex that is never held across `.await`;
+    /// Every channel used within the channel TTL, or with members. Guarded by a std mutex that is never held across `.await`;
     /// events are handed to the sink under it, which is what keeps delivery in id order.
     channels: Mutex<HashMap<ChannelId, ChannelState>>,
     sink: Arc<dyn EventSink>,
@@ -52,6 +53,9 @@ struct ChannelState {
     nonces: HashMap<(ClientId, String), SeenNonce>,
     /// Size of `nonces` after the last sweep of expired entries.
     nonces_after_sweep: usize,
+    /// The last message, join or leave; with nobody present, the channel is forgotten once
+    /// this is older than the channel TTL.
+    touched: Instant,
 }
 
 impl ChannelState {
@@ -64,8 +68,15 @@ impl ChannelState {
             present: HashMap::new(),
             nonces: HashMap::new(),
             nonces_after_sweep: 0,
+            touched: Instant::now(),
         }
     }
+}
+
+/// How often idle channels are looked for: often enough that one outlives its TTL by at
+/// most a quarter of it, and at most once a minute.
+fn sweep_period(ttl: Duration) -> Duration {
+    (ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(60))
 }
 
 impl EmbeddedBus {
@@ -77,10 +88,56 @@ impl EmbeddedBus {
         }
     }
 
+    /// The bus, with a task that forgets idle channels for as long as the bus exists. Must
+    /// run inside a Tokio runtime.
+    pub fn start(sink: Arc<dyn EventSink>, policy: ChannelPolicy) -> Arc<Self> {
+        let bus = Arc::new(Self::new(sink, policy));
+        tokio::spawn(sweep_idle(Arc::downgrade(&bus)));
+        bus
+    }
+
+    /// Forgets channels with nobody present whose last message, join or leave is older
+    /// than the channel TTL. Returns how many were forgotten.
+    pub fn forget_idle(&self) -> usize {
+        let ttl = self.policy.channel_ttl;
+        let now = Instant::now();
+        let mut channels = self.lock();
+        let before = channels.len();
+        channels.retain(|_, state| {
+            !state.present.is_empty() || now.saturating_duration_since(state.touched) < ttl
+        });
+        let forgotten = before - channels.len();
+        // A burst of channels used once must not keep its table's memory either.
+        if forgotten > 0 && channels.capacity() > 4 * channels.len().max(64) {
+            channels.shrink_to_fit();
+        }
+        forgotten
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<ChannelId, ChannelState>> {
         // A panic while holding the lock cannot leave the maps half-updated in a way that
         // matters more than stopping the chat, so keep serving.
         self.channels.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Runs [`EmbeddedBus::forget_idle`] periodically until the bus is dropped.
+async fn sweep_idle(bus: Weak<EmbeddedBus>) {
+    loop {
+        let Some(period) = bus
+            .upgrade()
+            .map(|bus| sweep_period(bus.policy.channel_ttl))
+        else {
+            return;
+        };
+        tokio::time::sleep(period).await;
+        let Some(bus) = bus.upgrade() else {
+            return;
+        };
+        let forgotten = bus.forget_idle();
+        if forgotten > 0 {
+            log::debug!(forgotten; "Forgot idle channels.");
+        }
     }
 }
 
@@ -123,6 +180,7 @@ impl Bus for EmbeddedBus {
             .entry(channel.clone())
             .or_insert_with(ChannelState::new);
         let now = Instant::now();
+        state.touched = now;
         if let Some(nonce) = nonce {
             let key = (client.clone(), nonce.to_owned());
             if let Some(seen) = state.nonces.get(&key)
@@ -174,6 +232,7 @@ impl Bus for EmbeddedBus {
         let state = channels
             .entry(channel.clone())
             .or_insert_with(ChannelState::new);
+        state.touched = Instant::now();
         let incarnation = Incarnation {
             epoch: &state.epoch,
             last: state.last_id,
@@ -213,6 +272,7 @@ impl Bus for EmbeddedBus {
         let state = channels
             .entry(channel.clone())
             .or_insert_with(ChannelState::new);
+        state.touched = Instant::now();
         let conns = state.present.entry(client.clone()).or_default();
         let first = conns.is_empty();
         conns.insert(conn.clone());
@@ -240,6 +300,8 @@ impl Bus for EmbeddedBus {
         let Some(state) = channels.get_mut(channel) else {
             return Ok(());
         };
+        // Idle time counts from the last member's departure.
+        state.touched = Instant::now();
         let Some(conns) = state.present.get_mut(client) else {
             return Ok(());
         };

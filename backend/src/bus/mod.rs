@@ -55,6 +55,10 @@ pub struct ChannelPolicy {
     pub history_max: usize,
     /// How long a send's nonce is remembered, so a retry is stored only once.
     pub dedupe_window: Duration,
+    /// How long a channel is kept after its last message or join (on the embedded bus:
+    /// once no member is connected either). Forgetting it loses its history and epoch, so
+    /// a resume from before is `recovered: false`.
+    pub channel_ttl: Duration,
 }
 
 /// Where a resuming client (or a subscriber catching up) left off.

@@ -22,5 +22,6 @@ mod proxy;
 mod redis_faults;
 mod redis_tls;
 mod redis_usage;
+mod retention;
 mod shutdown;
 mod subscriber_faults;

@@ -166,6 +166,11 @@ impl RedisCommands {
         &self.settings
     }
 
+    /// How long a channel's stream is kept after its last message or join, in ms.
+    fn channel_ttl_ms(&self) -> u64 {
+        (self.policy.channel_ttl.as_millis() as u64).max(1)
+    }
+
     /// Runs one command within the command timeout: on a pooled connection, or on a
     /// cluster on the primary serving `key` (any primary for `None`), where `command` may
     /// run again after a redirect (it was not executed then).
@@ -239,6 +244,7 @@ impl RedisCommands {
                     .arg(text)
                     .arg(self.policy.dedupe_window.as_millis() as u64)
                     .arg(epoch::mint().as_str())
+                    .arg(self.channel_ttl_ms())
                     .invoke_async(&mut c)
                     .await?;
                 let replicas = self.wait_for.load(std::sync::atomic::Ordering::Relaxed);
@@ -335,6 +341,7 @@ impl RedisCommands {
                     .arg(self.policy.history_limit)
                     .arg(claimed)
                     .arg(candidate.as_str())
+                    .arg(self.channel_ttl_ms())
                     .invoke_async(&mut c)
                     .await
             })
@@ -376,6 +383,7 @@ impl RedisCommands {
                         call.key(ChannelKeys::new(channel).log())
                             .arg(epoch::mint().as_str());
                     }
+                    call.arg(self.channel_ttl_ms());
                     call.invoke_async(&mut c).await
                 })
                 .await?;
@@ -476,6 +484,7 @@ impl RedisCommands {
                         .arg(client.as_str())
                         .arg(conn.as_str());
                 }
+                call.key(keys.log()).arg(self.channel_ttl_ms());
                 call.invoke_async(&mut c).await
             })
             .await?;

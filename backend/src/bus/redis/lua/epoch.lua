@@ -22,12 +22,14 @@ local function epoch_of(log)
 end
 
 -- The epoch of `log`'s history, creating the stream (empty) with `candidate` as its epoch
--- when it has none.
-local function ensure_epoch(log, candidate)
+-- when it has none. Every use of the channel (a message, a join) calls it, and it keeps the
+-- stream for `ttl_ms` more: a channel nobody uses expires whole, epoch included.
+local function ensure_epoch(log, candidate, ttl_ms)
   local epoch = epoch_of(log)
-  if epoch then
-    return epoch
+  if not epoch then
+    redis.call('XGROUP', 'CREATE', log, EPOCH_GROUP .. candidate, '$', 'MKSTREAM')
+    epoch = candidate
   end
-  redis.call('XGROUP', 'CREATE', log, EPOCH_GROUP .. candidate, '$', 'MKSTREAM')
-  return candidate
+  redis.call('PEXPIRE', log, ttl_ms)
+  return epoch
 end

@@ -4,12 +4,13 @@
 -- ARGV[1]: since ('' when the client did not resume)   ARGV[2]: history limit
 -- ARGV[3]: the epoch the client resumes from ('' when it sent none)
 -- ARGV[4]: the epoch to give the history if it has none yet
+-- ARGV[5]: how long the channel is kept from now, in ms
 -- Recovered (entries after since, oldest first) by the rule of `bus::epoch::recoverable`:
 -- the epoch is the history's (or, without one, since is an entry of it), and since is not
 -- newer than the newest id ever added, not older than the newest id ever trimmed (Redis >= 7
 -- tracks both) and, unless it is that trimmed id, still in the stream.
 -- Otherwise the last ARGV[2] entries, newest first.
-local epoch = ensure_epoch(KEYS[1], ARGV[4])
+local epoch = ensure_epoch(KEYS[1], ARGV[4], ARGV[5])
 local since, claimed = ARGV[1], ARGV[3]
 local function recent()
   return {epoch, 0, redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[2])}

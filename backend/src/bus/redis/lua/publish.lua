@@ -6,11 +6,12 @@
 -- ARGV[3]: client id          ARGV[4]: message text
 -- ARGV[5]: how long to remember the nonce, in ms
 -- ARGV[6]: the epoch to give the channel's history if it has none (it is created here)
+-- ARGV[7]: how long the channel is kept from now, in ms
 -- Returns the message id; for a nonce seen within the window, the original message's id
 -- (and nothing is stored or published again) — unless the original was stored in a history
 -- that has been lost since (the nonce names another epoch): then it is stored again, so a
 -- retried send is never acked with an id that no longer exists.
-local epoch = ensure_epoch(KEYS[1], ARGV[6])
+local epoch = ensure_epoch(KEYS[1], ARGV[6], ARGV[7])
 if KEYS[2] then
   local original = redis.call('GET', KEYS[2])
   if original then
