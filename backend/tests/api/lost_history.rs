@@ -13,6 +13,8 @@
 //! and none is recovered. Before the loss the same resumes are recovered, so the test tells
 //! the two apart.
 
+use std::collections::HashMap;
+
 use protocol::{Epoch, MessageId, ServerFrame};
 
 use crate::{cluster_harness::RedisCluster, helpers::*, redis_faults::wait_until_ready};
@@ -195,4 +197,80 @@ async fn cluster_stream_deleted() {
     }
     assert_eq!(deleted, 1);
     after_the_loss(d.a(), d.b(), &before).await;
+}
+
+/// A failover to a replica that lacks the newest entries, reproduced on one Redis: the
+/// stream is put back to what it was before `x` (entries, last id, counters), as the replica
+/// would have it, and a new message follows. The epoch survives (the replica had the
+/// stream), so only the rule that a resume position must be an entry of the history tells
+/// bob that `x` and what came after are gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_failover_to_a_replica_without_the_newest_entries() {
+    let d = Deployment::start(Engine::Redis, &[]).await;
+    let redis = d.redis.as_ref().unwrap();
+    let log = format!("{{chat:{CHANNEL}}}:log");
+    let (mut alice, _) = Client::join(&d.a().ws_url(CHANNEL, "alice")).await;
+    let (mut bob, welcome) = Client::join(&d.b().ws_url(CHANNEL, "bob")).await;
+    let (_, epoch) = welcome_of(&welcome);
+    alice.say_acked("w").await;
+    assert_eq!(bob.next_message().await.message, "w");
+    // What the replica has: everything up to w.
+    let replica: HashMap<String, redis::Value> = redis
+        .command(redis::cmd("XINFO").arg("STREAM").arg(&log))
+        .await;
+    let field = |name: &str| -> String {
+        match &replica[name] {
+            redis::Value::BulkString(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            redis::Value::Int(n) => n.to_string(),
+            other => panic!("{name} is {other:?}"),
+        }
+    };
+    let (last, added) = (field("last-generated-id"), field("entries-added"));
+    // XSETID cannot set it back to 0-0; 1-0, older than any message, is the same to a
+    // resume.
+    assert_eq!(field("max-deleted-entry-id"), "0-0");
+    let deleted = "1-0";
+
+    let x_id = alice.say_acked("x").await;
+    let x = bob.next_message().await.id;
+    bob.close().await;
+    let missed = alice.say_acked("missed").await;
+    let (recovered, _, texts) = resume(d.b(), "bob", x, Some(&epoch), 1).await;
+    assert!(recovered, "before the failover nothing is lost");
+    assert_eq!(texts, ["missed"]);
+
+    // The failover: the new primary lacks x and missed.
+    let _: u32 = redis
+        .command(redis::cmd("XDEL").arg(&log).arg(&x_id).arg(&missed))
+        .await;
+    let () = redis
+        .command(
+            redis::cmd("XSETID")
+                .arg(&log)
+                .arg(&last)
+                .arg("ENTRIESADDED")
+                .arg(&added)
+                .arg("MAXDELETEDID")
+                .arg(deleted),
+        )
+        .await;
+    alice.say_acked("new").await;
+
+    let (mut bob, welcome) = Client::join(&resume_url(d.b(), "bob", x, Some(&epoch))).await;
+    let (recovered, epoch_now) = welcome_of(&welcome);
+    assert_eq!(
+        epoch_now, epoch,
+        "the replica had the stream, and so its epoch"
+    );
+    assert!(
+        !recovered,
+        "x and what followed it were lost in the failover"
+    );
+    let texts: Vec<String> = bob
+        .messages(2)
+        .await
+        .into_iter()
+        .map(|m| m.message)
+        .collect();
+    assert_eq!(texts, ["w", "new"]);
 }
