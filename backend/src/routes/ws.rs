@@ -1,4 +1,4 @@
-//! `GET /ws/{channel}/{client}?since={id}&epoch={epoch}`: everything about a connection that can be refused
+//! `GET /ws/{channel}/{client}?since={id}`: everything about a connection that can be refused
 //! is checked here, before the upgrade, so a bad request gets an HTTP status and a JSON body
 //! instead of a socket that closes for no visible reason.
 //!
