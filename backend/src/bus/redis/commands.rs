@@ -365,7 +365,7 @@ impl RedisCommands {
     /// Where each channel's history stands (its epoch and newest message id, zero when it
     /// has none), creating an empty history for a channel without one. A burst of first
     /// joins (or a resubscription) must not cost a round trip each: on one Redis a script
-    /// call per [`POSITIONS_PER_CALL`] channels; on a cluster, where the channels live on
+    /// call per `POSITIONS_PER_CALL` channels; on a cluster, where the channels live on
     /// different shards, one call each, all at once.
     pub async fn positions(&self, channels: &[ChannelId]) -> Result<Vec<Resume>, BusError> {
         /// Channels per script call on one Redis, so no call blocks Redis for long.
