@@ -24,8 +24,9 @@ use super::{
 };
 
 pub struct EmbeddedBus {
-    /// Every channel used within the channel TTL, or with members. Guarded by a std mutex that is never held across `.await`;
-    /// events are handed to the sink under it, which is what keeps delivery in id order.
+    /// Every channel used within the channel TTL, or with members. Guarded by a std mutex
+    /// that is never held across `.await`; events are handed to the sink under it, which is
+    /// what keeps delivery in id order.
     channels: Mutex<HashMap<ChannelId, ChannelState>>,
     sink: Arc<dyn EventSink>,
     policy: ChannelPolicy,
