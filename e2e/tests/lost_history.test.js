@@ -5,7 +5,16 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, test } from "node:test";
-import { delivered, expectOnce, join, launchBrowser, openUser, say, screenshot, waitConnected } from "../lib/browser.js";
+import {
+  delivered,
+  expectOnce,
+  join,
+  launchBrowser,
+  openUser,
+  say,
+  screenshot,
+  waitConnected,
+} from "../lib/browser.js";
 import { startTopology } from "../lib/topology.js";
 
 let topology;
