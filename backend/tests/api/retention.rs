@@ -12,18 +12,18 @@ on_every_engine!(
     a_channel_in_use_is_kept_past_the_ttl,
 );
 
-/// A one-second TTL; nonces expire as fast, so nothing of a forgotten channel lingers for
+/// A two-second TTL; nonces expire faster, so nothing of a forgotten channel lingers for
 /// another reason. Presence keeps its 30 s TTL: its refresh (every 10 s) must not be what
 /// keeps the channel in these short tests, only messages and joins.
-const SHORT_TTL: &[(&str, &str)] = &[("CHANNEL_TTL_SECS", "1"), ("DEDUPE_WINDOW_SECS", "1")];
+const SHORT_TTL: &[(&str, &str)] = &[("CHANNEL_TTL_SECS", "2"), ("DEDUPE_WINDOW_SECS", "1")];
 /// The same with presence refreshed three times a second: a connected member keeps the
 /// channel in use.
 const SHORT_TTL_FAST_PRESENCE: &[(&str, &str)] = &[
-    ("CHANNEL_TTL_SECS", "1"),
+    ("CHANNEL_TTL_SECS", "2"),
     ("DEDUPE_WINDOW_SECS", "1"),
     ("PRESENCE_TTL_SECS", "1"),
 ];
-const TTL: Duration = Duration::from_secs(1);
+const TTL: Duration = Duration::from_secs(2);
 
 fn welcome_of(frame: &ServerFrame) -> (bool, Epoch) {
     match frame {
@@ -61,8 +61,8 @@ async fn an_idle_channel_is_forgotten_and_its_resume_is_not_recovered(engine: En
     let first: MessageId = alice.say_acked("m0").await.parse().unwrap();
     let mut last = first;
     // Each message keeps the channel for another TTL: it outlives the first one.
-    for i in 1..5 {
-        tokio::time::sleep(TTL / 2).await;
+    for i in 1..6 {
+        tokio::time::sleep(TTL / 4).await;
         last = alice.say_acked(&format!("m{i}")).await.parse().unwrap();
     }
     let (bob, welcome) = Client::join(&resume_url(d.b(), "bob", first, &epoch)).await;
@@ -93,8 +93,8 @@ async fn a_channel_in_use_is_kept_past_the_ttl(engine: Engine) {
     let (mut alice, welcome) = Client::join(&d.a().ws_url("room", "alice")).await;
     let (_, epoch) = welcome_of(&welcome);
     let x: MessageId = alice.say_acked("x").await.parse().unwrap();
-    // Alice stays, silent, for several TTLs: a channel with a member is in use.
-    tokio::time::sleep(TTL * 3).await;
+    // Alice stays, silent, for two TTLs: a channel with a member is in use.
+    tokio::time::sleep(TTL * 2).await;
     let (mut bob, welcome) = Client::join(&resume_url(d.b(), "bob", MessageId::ZERO, &epoch)).await;
     let (recovered, epoch_now) = welcome_of(&welcome);
     assert!(recovered, "the channel was kept while alice was in it");
