@@ -64,6 +64,10 @@ pub struct Settings {
     pub subscriber_ping: Duration,
     /// How long a send's nonce is remembered for exactly-once retries.
     pub dedupe_window: Duration,
+    /// A channel nobody sent to or joined for this long (and, on the embedded bus, with
+    /// no member connected) is forgotten with its history, so channels used once do not
+    /// hold memory forever.
+    pub channel_ttl: Duration,
     /// How long shutdown waits for connections to close; below Cloud Run's 10 s grace.
     pub shutdown_grace: Duration,
     /// HTTP worker threads; by default one per CPU core.
@@ -299,6 +303,7 @@ impl Settings {
             presence_ttl: secs("PRESENCE_TTL_SECS", 30)?,
             presence_detail_max: number("PRESENCE_DETAIL_MAX", get("PRESENCE_DETAIL_MAX"), 100, 0)?,
             dedupe_window: secs("DEDUPE_WINDOW_SECS", 600)?,
+            channel_ttl: secs("CHANNEL_TTL_SECS", 3 * 24 * 60 * 60)?,
             subscriber_ping: secs("SUBSCRIBER_PING_SECS", 2)?,
             redis_wait_replicas: match get("REDIS_WAIT_REPLICAS") {
                 None | Some("auto") => None,
@@ -380,6 +385,7 @@ mod tests {
         assert_eq!(s.port, 8080);
         assert!(s.redis_url.is_none());
         assert_eq!((s.history_limit, s.history_max), (50, 1000));
+        assert_eq!(s.channel_ttl, Duration::from_secs(3 * 24 * 60 * 60));
         assert!(s.allowed_origins.allows("http://localhost:3000"));
         assert!(!s.allowed_origins.allows("https://evil.example"));
     }

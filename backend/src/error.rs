@@ -3,7 +3,7 @@
 //! browsers, which cannot read those, a WebSocket close code with the sentence as reason.
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
-use protocol::{IdError, MessageIdError};
+use protocol::{EpochError, IdError, MessageIdError};
 
 use crate::auth::AuthError;
 
@@ -15,6 +15,8 @@ pub enum HandshakeError {
     InvalidClient(IdError),
     #[error("since {0}")]
     InvalidSince(MessageIdError),
+    #[error("epoch {0}")]
+    InvalidEpoch(EpochError),
     #[error("query string is malformed: {0}")]
     InvalidQuery(String),
     #[error("this endpoint only speaks WebSocket: {0}")]
@@ -35,6 +37,7 @@ impl HandshakeError {
             HandshakeError::InvalidChannel(_) => "invalid_channel",
             HandshakeError::InvalidClient(_) => "invalid_client",
             HandshakeError::InvalidSince(_) => "invalid_since",
+            HandshakeError::InvalidEpoch(_) => "invalid_epoch",
             HandshakeError::InvalidQuery(_) => "invalid_query",
             HandshakeError::NotWebSocket(_) => "not_websocket",
             HandshakeError::OriginNotAllowed(_) => "origin_not_allowed",
@@ -57,6 +60,7 @@ impl HandshakeError {
             HandshakeError::InvalidChannel(_)
             | HandshakeError::InvalidClient(_)
             | HandshakeError::InvalidSince(_)
+            | HandshakeError::InvalidEpoch(_)
             | HandshakeError::InvalidQuery(_) => Some(4400),
             HandshakeError::Unauthorized(AuthError::ChannelNotGranted) => Some(4403),
             HandshakeError::Unauthorized(_) => Some(4401),

@@ -45,6 +45,7 @@ impl Application {
             history_limit: settings.history_limit,
             history_max: settings.history_max,
             dedupe_window: settings.dedupe_window,
+            channel_ttl: settings.channel_ttl,
         };
         let redis = RedisSettings {
             url: settings.redis_url.clone().unwrap_or_default(),
@@ -70,7 +71,7 @@ impl Application {
                 hub.clone(),
                 metrics.clone(),
             )?),
-            (None, None) => Arc::new(EmbeddedBus::new(hub.clone(), policy)),
+            (None, None) => EmbeddedBus::start(hub.clone(), policy),
         };
         let grace = settings.shutdown_grace;
         let workers = settings.workers;

@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 export function startProxy(backendPorts, listenPort = 0) {
   let next = 0;
   let refusing = false;
-  const routes = []; // { backend: index, path: "GET /ws/… line", open: bool }
+  const routes = []; // { backend: index, path: "GET /ws/… line", open: bool, client: socket }
   const sockets = new Set();
   const track = (socket) => {
     sockets.add(socket);
@@ -22,7 +22,7 @@ export function startProxy(backendPorts, listenPort = 0) {
     track(client);
     if (refusing) return void client.destroy();
     client.pause();
-    const route = { backend: -1, path: "", open: true };
+    const route = { backend: -1, path: "", open: true, client };
     client.once("data", (chunk) => {
       route.path = chunk.toString("latin1").split("\r\n", 1)[0];
     });
@@ -61,6 +61,13 @@ export function startProxy(backendPorts, listenPort = 0) {
         /** While true, new connections are closed at once (existing ones are kept). */
         refuse(value) {
           refusing = value;
+        },
+        /** Cuts the open connections whose request line contains `part`, as a lost network
+         *  would (no close frame). */
+        drop(part) {
+          for (const route of routes) {
+            if (route.open && route.path.includes(part)) route.client.destroy();
+          }
         },
         close() {
           for (const socket of sockets) socket.destroy();

@@ -20,6 +20,8 @@ export async function startTopology(label, { backendEnv = {}, replica = false } 
   const children = [];
   let proxy = null;
   const topology = {
+    /** The private redis-server's port, for tests that do things to its data. */
+    redisPort: 0,
     backends: [],
     /** The replica's process, when asked for one. */
     replica: null,
@@ -32,6 +34,7 @@ export async function startTopology(label, { backendEnv = {}, replica = false } 
   };
   try {
     const redisPort = await freePort();
+    topology.redisPort = redisPort;
     const redis = start(
       "redis",
       "redis-server",

@@ -1,10 +1,10 @@
 //! Everything a client controls before and after the upgrade goes through these parsers:
-//! the path ids, `since`, and every text frame. None of them may panic, and whatever
+//! the path ids, `since`, `epoch`, and every text frame. None of them may panic, and whatever
 //! parses must survive a round trip.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use protocol::{ChannelId, ClientFrame, MessageId, MessageLimits};
+use protocol::{ChannelId, ClientFrame, Epoch, MessageId, MessageLimits};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -19,6 +19,9 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(id) = ChannelId::parse(text) {
         assert_eq!(id.as_str(), text);
+    }
+    if let Ok(epoch) = Epoch::parse(text) {
+        assert_eq!(epoch.as_str(), text);
     }
     if let Ok(id) = text.parse::<MessageId>() {
         assert_eq!(id.to_string().parse::<MessageId>(), Ok(id));

@@ -2,26 +2,31 @@
 //!
 //! Ids are minted like Redis Stream ids, history is trimmed the same way and resume follows
 //! the same rules, so a laptop run behaves like production and the behaviour tests run
-//! unchanged against both engines.
+//! unchanged against both engines. Channels idle for the channel TTL with nobody connected
+//! are forgotten by a periodic sweep, as Redis expires their keys.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
-    sync::{Arc, Mutex, MutexGuard},
-    time::{Instant, SystemTime, UNIX_EPOCH},
+    sync::{Arc, Mutex, MutexGuard, Weak},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use async_trait::async_trait;
 use protocol::{
-    ChannelId, ChatMessage, ClientId, MessageId, PresenceEvent, frames::MAX_WELCOME_ONLINE,
+    ChannelId, ChatMessage, ClientId, Epoch, MessageId, PresenceEvent, frames::MAX_WELCOME_ONLINE,
     time::rfc3339_millis,
 };
 use tokio::sync::watch;
 
-use super::{Bus, BusError, BusEvent, ChannelPolicy, ConnKey, EventSink, History, Roster};
+use super::{
+    Bus, BusError, BusEvent, ChannelPolicy, ConnKey, EventSink, History, Resume, Roster,
+    epoch::{self, Incarnation},
+};
 
 pub struct EmbeddedBus {
-    /// Every channel ever used. Guarded by a std mutex that is never held across `.await`;
-    /// events are handed to the sink under it, which is what keeps delivery in id order.
+    /// Every channel used within the channel TTL, or with members. Guarded by a std mutex
+    /// that is never held across `.await`; events are handed to the sink under it, which is
+    /// what keeps delivery in id order.
     channels: Mutex<HashMap<ChannelId, ChannelState>>,
     sink: Arc<dyn EventSink>,
     policy: ChannelPolicy,
@@ -33,8 +38,10 @@ struct SeenNonce {
     expires: Instant,
 }
 
-#[derive(Default)]
 struct ChannelState {
+    /// This history's incarnation: minted with the state, so a restarted process (which
+    /// has lost every history) never hands out an epoch a client could resume from.
+    epoch: Epoch,
     /// The retained history, oldest first, at most `policy.max` long.
     log: VecDeque<ChatMessage>,
     /// The newest id ever minted, even if trimmed away since.
@@ -47,6 +54,30 @@ struct ChannelState {
     nonces: HashMap<(ClientId, String), SeenNonce>,
     /// Size of `nonces` after the last sweep of expired entries.
     nonces_after_sweep: usize,
+    /// The last message, join or leave; with nobody present, the channel is forgotten once
+    /// this is older than the channel TTL.
+    touched: Instant,
+}
+
+impl ChannelState {
+    fn new() -> Self {
+        Self {
+            epoch: epoch::mint(),
+            log: VecDeque::new(),
+            last_id: MessageId::ZERO,
+            max_trimmed: MessageId::ZERO,
+            present: HashMap::new(),
+            nonces: HashMap::new(),
+            nonces_after_sweep: 0,
+            touched: Instant::now(),
+        }
+    }
+}
+
+/// How often idle channels are looked for: often enough that one outlives its TTL by at
+/// most a quarter of it, and at most once a minute.
+fn sweep_period(ttl: Duration) -> Duration {
+    (ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(60))
 }
 
 impl EmbeddedBus {
@@ -58,10 +89,56 @@ impl EmbeddedBus {
         }
     }
 
+    /// The bus, with a task that forgets idle channels for as long as the bus exists. Must
+    /// run inside a Tokio runtime.
+    pub fn start(sink: Arc<dyn EventSink>, policy: ChannelPolicy) -> Arc<Self> {
+        let bus = Arc::new(Self::new(sink, policy));
+        tokio::spawn(sweep_idle(Arc::downgrade(&bus)));
+        bus
+    }
+
+    /// Forgets channels with nobody present whose last message, join or leave is older
+    /// than the channel TTL. Returns how many were forgotten.
+    pub fn forget_idle(&self) -> usize {
+        let ttl = self.policy.channel_ttl;
+        let now = Instant::now();
+        let mut channels = self.lock();
+        let before = channels.len();
+        channels.retain(|_, state| {
+            !state.present.is_empty() || now.saturating_duration_since(state.touched) < ttl
+        });
+        let forgotten = before - channels.len();
+        // A burst of channels used once must not keep its table's memory either.
+        if forgotten > 0 && channels.capacity() > 4 * channels.len().max(64) {
+            channels.shrink_to_fit();
+        }
+        forgotten
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<ChannelId, ChannelState>> {
         // A panic while holding the lock cannot leave the maps half-updated in a way that
         // matters more than stopping the chat, so keep serving.
         self.channels.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Runs [`EmbeddedBus::forget_idle`] periodically until the bus is dropped.
+async fn sweep_idle(bus: Weak<EmbeddedBus>) {
+    loop {
+        let Some(period) = bus
+            .upgrade()
+            .map(|bus| sweep_period(bus.policy.channel_ttl))
+        else {
+            return;
+        };
+        tokio::time::sleep(period).await;
+        let Some(bus) = bus.upgrade() else {
+            return;
+        };
+        let forgotten = bus.forget_idle();
+        if forgotten > 0 {
+            log::debug!(forgotten; "Forgot idle channels.");
+        }
     }
 }
 
@@ -100,8 +177,11 @@ impl Bus for EmbeddedBus {
         nonce: Option<&str>,
     ) -> Result<MessageId, BusError> {
         let mut channels = self.lock();
-        let state = channels.entry(channel.clone()).or_default();
+        let state = channels
+            .entry(channel.clone())
+            .or_insert_with(ChannelState::new);
         let now = Instant::now();
+        state.touched = now;
         if let Some(nonce) = nonce {
             let key = (client.clone(), nonce.to_owned());
             if let Some(seen) = state.nonces.get(&key)
@@ -147,29 +227,39 @@ impl Bus for EmbeddedBus {
     async fn history(
         &self,
         channel: &ChannelId,
-        since: Option<MessageId>,
+        resume: Option<&Resume>,
     ) -> Result<History, BusError> {
-        let channels = self.lock();
-        let Some(state) = channels.get(channel) else {
-            // A client that has seen nothing of an empty channel missed nothing.
-            return Ok(History {
-                messages: Vec::new(),
-                recovered: since == Some(MessageId::ZERO),
-            });
+        let mut channels = self.lock();
+        let state = channels
+            .entry(channel.clone())
+            .or_insert_with(ChannelState::new);
+        state.touched = Instant::now();
+        let incarnation = Incarnation {
+            epoch: &state.epoch,
+            last: state.last_id,
+            trimmed: state.max_trimmed,
         };
-        if let Some(since) = since
-            && since <= state.last_id
-            && since >= state.max_trimmed
+        // The log is in id order.
+        let holds = |id| state.log.binary_search_by(|m| m.id.cmp(&id)).is_ok();
+        if let Some(resume) = resume
+            && epoch::recoverable(resume, &incarnation, holds)
         {
             return Ok(History {
-                messages: state.log.iter().filter(|m| m.id > since).cloned().collect(),
+                messages: state
+                    .log
+                    .iter()
+                    .filter(|m| m.id > resume.since)
+                    .cloned()
+                    .collect(),
                 recovered: true,
+                epoch: state.epoch.clone(),
             });
         }
         let skip = state.log.len().saturating_sub(self.policy.history_limit);
         Ok(History {
             messages: state.log.iter().skip(skip).cloned().collect(),
             recovered: false,
+            epoch: state.epoch.clone(),
         })
     }
 
@@ -180,7 +270,10 @@ impl Bus for EmbeddedBus {
         conn: &ConnKey,
     ) -> Result<Roster, BusError> {
         let mut channels = self.lock();
-        let state = channels.entry(channel.clone()).or_default();
+        let state = channels
+            .entry(channel.clone())
+            .or_insert_with(ChannelState::new);
+        state.touched = Instant::now();
         let conns = state.present.entry(client.clone()).or_default();
         let first = conns.is_empty();
         conns.insert(conn.clone());
@@ -208,6 +301,8 @@ impl Bus for EmbeddedBus {
         let Some(state) = channels.get_mut(channel) else {
             return Ok(());
         };
+        // Idle time counts from the last member's departure.
+        state.touched = Instant::now();
         let Some(conns) = state.present.get_mut(client) else {
             return Ok(());
         };

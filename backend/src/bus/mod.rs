@@ -11,12 +11,13 @@
 //! subscribed to to an [`EventSink`] (the local hub), in the channel's order.
 
 pub mod embedded;
+pub mod epoch;
 pub mod redis;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use protocol::{ChannelId, ChatMessage, ClientId, MessageId, PresenceEvent};
+use protocol::{ChannelId, ChatMessage, ClientId, Epoch, MessageId, PresenceEvent};
 use tokio::sync::watch;
 
 /// Identifies one WebSocket connection across all instances (`<instance>-<n>`), so presence
@@ -54,6 +55,20 @@ pub struct ChannelPolicy {
     pub history_max: usize,
     /// How long a send's nonce is remembered, so a retry is stored only once.
     pub dedupe_window: Duration,
+    /// How long a channel is kept after its last message or join (on the embedded bus:
+    /// once no member is connected either). Forgetting it loses its history and epoch, so
+    /// a resume from before is `recovered: false`.
+    pub channel_ttl: Duration,
+}
+
+/// Where a resuming client (or a subscriber catching up) left off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// The newest message it has; `0-0` for none.
+    pub since: MessageId,
+    /// The history incarnation `since` belongs to. `None` from clients that predate epochs:
+    /// they are recovered only when `since` itself proves it belongs to the current history.
+    pub epoch: Option<Epoch>,
 }
 
 /// What a joining (or resuming) client is sent before live messages.
@@ -63,6 +78,10 @@ pub struct History {
     pub messages: Vec<ChatMessage>,
     /// True when the client asked to resume and nothing after its `since` was lost.
     pub recovered: bool,
+    /// The incarnation of the channel's history these messages (and the live ones that
+    /// follow) belong to. Reading history creates it when the channel has none yet, so a
+    /// client always has one to resume with.
+    pub epoch: Epoch,
 }
 
 /// Who is in a channel right after a connection registered its presence.
@@ -118,11 +137,13 @@ pub trait Bus: Send + Sync + 'static {
         nonce: Option<&str>,
     ) -> Result<MessageId, BusError>;
 
-    /// The messages a client joining with (or without) `since` must be replayed.
+    /// The messages a client joining with (or without) a resume position must be replayed.
+    /// Recovered only when the position is provably in the channel's current history (see
+    /// [`epoch::recoverable`]); never after that history was lost and created again.
     async fn history(
         &self,
         channel: &ChannelId,
-        since: Option<MessageId>,
+        resume: Option<&Resume>,
     ) -> Result<History, BusError>;
 
     /// Registers one connection of `client` as present, announcing a `join` if it is the

@@ -24,7 +24,7 @@ use actix_web::{
 };
 use bytes::Bytes;
 use futures_util::SinkExt;
-use protocol::{ChannelId, ClientId, MessageId};
+use protocol::{ChannelId, ClientId, Epoch, MessageId};
 
 use super::refusal;
 use crate::{auth::AuthError, error::HandshakeError, session, state::AppState};
@@ -145,6 +145,11 @@ fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Re
         .map(|raw| raw.parse::<MessageId>())
         .transpose()
         .map_err(HandshakeError::InvalidSince)?;
+    let epoch = query
+        .get("epoch")
+        .map(|raw| Epoch::parse(raw))
+        .transpose()
+        .map_err(HandshakeError::InvalidEpoch)?;
     if let Some(origin) = head.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
         if !state.settings.allowed_origins.allows(origin) {
@@ -171,6 +176,7 @@ fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Re
         channel,
         client,
         since,
+        epoch,
     })
 }
 

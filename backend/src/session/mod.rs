@@ -21,7 +21,9 @@ use std::{sync::Arc, time::Duration};
 
 use actix_http::ws::CloseCode;
 use bytes::Bytes;
-use protocol::{ChannelId, ClientId, ErrorCode, MessageId, ServerFrame, frames::MAX_FRAME_BYTES};
+use protocol::{
+    ChannelId, ClientId, Epoch, ErrorCode, MessageId, ServerFrame, frames::MAX_FRAME_BYTES,
+};
 use tokio::{net::tcp::OwnedReadHalf, sync::watch};
 
 use self::{
@@ -30,7 +32,7 @@ use self::{
 };
 pub use self::{socket::serve, writer::Writer};
 use crate::{
-    bus::{BusError, ConnKey, History, Roster},
+    bus::{BusError, ConnKey, History, Resume, Roster},
     hub::Member,
     outbox::{self, Outbox, QueueLimits},
     shutdown::ConnectionGuard,
@@ -46,6 +48,18 @@ pub struct Request {
     pub channel: ChannelId,
     pub client: ClientId,
     pub since: Option<MessageId>,
+    /// The history incarnation `since` belongs to, when the client sent one.
+    pub epoch: Option<Epoch>,
+}
+
+impl Request {
+    /// Where the client resumes from, if it does.
+    fn resume(&self) -> Option<Resume> {
+        self.since.map(|since| Resume {
+            since,
+            epoch: self.epoch.clone(),
+        })
+    }
 }
 
 /// The client's frames, read from the socket's read half.
@@ -177,7 +191,10 @@ async fn join(
         .join_presence(&request.channel, &request.client, conn_key)
         .await?;
     *presence_registered = true;
-    let history = state.bus.history(&request.channel, request.since).await?;
+    let history = state
+        .bus
+        .history(&request.channel, request.resume().as_ref())
+        .await?;
     Ok((roster, history))
 }
 
@@ -189,6 +206,7 @@ fn greeting(instance: &str, request: &Request, roster: Roster, history: History)
         online: roster.online,
         online_count: roster.online_count,
         recovered: history.recovered,
+        epoch: Some(history.epoch),
         instance: instance.to_owned(),
     };
     let mut frames = Vec::with_capacity(1 + history.messages.len());

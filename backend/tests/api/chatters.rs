@@ -9,7 +9,7 @@ use std::{
 };
 
 use futures_util::{SinkExt, StreamExt};
-use protocol::{MessageId, ServerFrame};
+use protocol::{Epoch, MessageId, ServerFrame};
 use tokio::{sync::watch, time::Instant};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -43,6 +43,8 @@ pub async fn chatter(
     mut done: watch::Receiver<bool>,
 ) {
     let mut last: Option<MessageId> = None;
+    // The epoch of the latest welcome, sent back with `since` as the page does.
+    let mut epoch: Option<Epoch> = None;
     // nonce -> (text, when last sent)
     let mut pending: VecDeque<(String, Option<Instant>)> = VecDeque::new();
     let mut counter = 0u64;
@@ -53,9 +55,10 @@ pub async fn chatter(
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         first = false;
-        let url = match last {
-            Some(id) => format!("{base}?since={id}"),
-            None => base.clone(),
+        let url = match (last, &epoch) {
+            (Some(id), Some(epoch)) => format!("{base}?since={id}&epoch={epoch}"),
+            (Some(id), None) => format!("{base}?since={id}"),
+            (None, _) => base.clone(),
         };
         let Ok(Ok((mut socket, _))) = tokio::time::timeout(
             Duration::from_secs(3),
@@ -100,10 +103,11 @@ pub async fn chatter(
                     let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else { continue };
                     let mut r = record.lock().unwrap();
                     match frame {
-                        ServerFrame::Welcome { recovered, .. } => {
+                        ServerFrame::Welcome { recovered, epoch: welcome_epoch, .. } => {
                             if last.is_some() && !recovered {
                                 r.unrecovered += 1;
                             }
+                            epoch = welcome_epoch;
                             welcomed = true;
                             r.connected = true;
                         }

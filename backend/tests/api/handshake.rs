@@ -24,6 +24,10 @@ async fn bad_ids_and_since_are_400_with_json(engine: Engine) {
             "invalid_since",
         ),
         ("/ws/room/alice?since=1-2-3".to_string(), "invalid_since"),
+        (
+            "/ws/room/alice?since=1-0&epoch=a:b".to_string(),
+            "invalid_epoch",
+        ),
     ];
     for (path, code) in cases {
         let refused = Client::try_connect(&format!("ws://127.0.0.1:{port}{path}"), &[])

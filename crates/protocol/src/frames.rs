@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{ChannelId, ClientId, MessageId};
+use crate::{ChannelId, ClientId, Epoch, MessageId};
 
 /// Largest WebSocket message (after reassembling fragments) a server reads; larger ones are
 /// closed with 1009 (message too big).
@@ -72,6 +72,10 @@ pub enum ServerFrame {
         online_count: u64,
         /// True when the connection resumed with `since` and nothing after it was lost.
         recovered: bool,
+        /// The incarnation of the channel's history the replayed and live messages belong
+        /// to; a client resumes with it next to `since`. Absent only from older servers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epoch: Option<Epoch>,
         /// Which backend instance serves this connection, for support and debugging.
         #[serde(default)]
         instance: String,
@@ -368,6 +372,7 @@ mod tests {
                 online: vec![ClientId::parse("bob").unwrap()],
                 online_count: 1,
                 recovered: false,
+                epoch: Some(Epoch::parse("e1").unwrap()),
                 instance: "rev-1-0a1b2c3d".into(),
             },
             ServerFrame::Presence {

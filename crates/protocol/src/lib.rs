@@ -5,16 +5,19 @@
 //!
 //! - [`ids`]: channel and client ids, validated once at the edge.
 //! - [`message_id`]: the ordered message id (a Redis Stream entry id) used for resume.
+//! - [`epoch`]: which incarnation of a channel's history a resume position belongs to.
 //! - [`frames`]: every frame a client sends and a server sends, and the limits on them.
 //! - [`time`]: the RFC 3339 timestamps carried by messages.
 //!
 //! The public contract these types implement is written down in `docs/PROTOCOL.md`.
 
+pub mod epoch;
 pub mod frames;
 pub mod ids;
 pub mod message_id;
 pub mod time;
 
+pub use epoch::{Epoch, EpochError};
 pub use frames::{
     ChatMessage, ClientFrame, ErrorCode, FrameError, MessageLimits, PresenceEvent, ServerFrame,
 };

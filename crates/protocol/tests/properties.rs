@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 use protocol::{
-    ChannelId, ClientFrame, ClientId, ErrorCode, MessageId, MessageLimits, frames::MAX_NONCE_CHARS,
-    ids::MAX_ID_LEN,
+    ChannelId, ClientFrame, ClientId, Epoch, ErrorCode, MessageId, MessageLimits,
+    epoch::MAX_EPOCH_CHARS, frames::MAX_NONCE_CHARS, ids::MAX_ID_LEN,
 };
 
 const LIMITS: MessageLimits = MessageLimits { max_chars: 100 };
@@ -18,6 +18,17 @@ proptest! {
         let _ = ClientFrame::parse(&text, &LIMITS);
         let _ = ChannelId::parse(&text);
         let _ = text.parse::<MessageId>();
+        if let Ok(epoch) = Epoch::parse(&text) {
+            prop_assert_eq!(epoch.as_str(), text.as_str());
+        }
+    }
+
+    #[test]
+    fn epochs_accept_exactly_their_rule(text in "[A-Za-z0-9_:{} -]{0,70}") {
+        let valid = !text.is_empty()
+            && text.len() <= MAX_EPOCH_CHARS
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        prop_assert_eq!(Epoch::parse(&text).is_ok(), valid);
     }
 
     #[test]

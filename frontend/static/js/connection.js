@@ -9,10 +9,13 @@
 // - a refusal arrives as a close code 4xxx with a reason: where trying again cannot help
 //   (4400, 4401, 4403) the page says why and stops; 4429 (too many) backs off.
 //
-// Invariant: `s.lastId` is the newest id received in a `message` frame. Frames on one
-// connection arrive in id order, so everything up to it has been received, and reconnecting
-// with `?since=lastId` loses nothing (acks do not advance it: an ack can overtake older
-// messages still on their way). `s.seen` drops whatever is replayed twice.
+// Invariant: `s.lastId` is the newest id received in a `message` frame of the history named
+// by `s.epoch` (the latest welcome's), or `0-0` when none has arrived since that welcome.
+// Frames on one connection arrive in id order, so everything up to it has been received,
+// and reconnecting with `?since=lastId&epoch=epoch` loses nothing (acks do not advance it:
+// an ack can overtake older messages still on their way). If the channel's history was lost
+// meanwhile, the epoch no longer matches and the server says `recovered: false`, which the
+// page shows as a gap. `s.seen` drops whatever is replayed twice.
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30000;
@@ -49,7 +52,10 @@ function connect() {
     return;
   }
   let url = `${backendUrl}/ws/${encodeURIComponent(s.channel)}/${encodeURIComponent(s.name)}`;
-  if (s.lastId) url += `?since=${encodeURIComponent(s.lastId)}`;
+  if (s.lastId) {
+    url += `?since=${encodeURIComponent(s.lastId)}`;
+    if (s.epoch) url += `&epoch=${encodeURIComponent(s.epoch)}`;
+  }
   s.resumedFrom = s.lastId;
   s.welcomed = false;
   s.refused = false;
@@ -203,8 +209,18 @@ function onWelcome(s, frame) {
   s.lastCloseNotice = null;
   setStatus("connected", "Connected");
   if (s.resumedFrom && frame.recovered === false) {
-    addNotice("Some messages sent while you were away could not be recovered.", "error");
+    addNotice(
+      "Earlier messages could not be recovered: some messages sent while you were away may be missing above.",
+      "error gap",
+    );
   }
+  if (frame.recovered !== true) {
+    // A new position in the history this welcome names: everything after it follows on
+    // this connection (the replay, then live messages).
+    s.lastId = "0-0";
+    s.lastKey = [0, 0];
+  }
+  s.epoch = typeof frame.epoch === "string" ? frame.epoch : null;
   setOnline(s, frame.online, frame.online_count);
   flushOutbox(s);
 }

@@ -10,6 +10,8 @@ function newSession(channel, name) {
     everConnected: false,
     lastId: null,
     lastKey: null,
+    /** The epoch of the channel history `lastId` belongs to (from the latest welcome). */
+    epoch: null,
     resumedFrom: null,
     /** Ids of messages shown, so a replay never doubles a line. */
     seen: new Set(),

@@ -7,7 +7,8 @@ use std::{future::Future, time::Duration};
 
 use deadpool_redis::{Pool, Runtime};
 use protocol::{
-    ChannelId, ChatMessage, ClientId, MessageId, frames::MAX_WELCOME_ONLINE, time::rfc3339_millis,
+    ChannelId, ChatMessage, ClientId, Epoch, MessageId, frames::MAX_WELCOME_ONLINE,
+    time::rfc3339_millis,
 };
 
 use super::{
@@ -15,7 +16,7 @@ use super::{
     keys::ChannelKeys,
     scripts::{Publish, Scripts},
 };
-use crate::bus::{BusError, ChannelPolicy, ConnKey, History, Roster};
+use crate::bus::{BusError, ChannelPolicy, ConnKey, History, Resume, Roster, epoch};
 
 /// Settings of the Redis bus.
 #[derive(Debug, Clone)]
@@ -170,6 +171,11 @@ impl RedisCommands {
         &self.settings
     }
 
+    /// How long a channel's stream is kept after its last message or join, in ms.
+    fn channel_ttl_ms(&self) -> u64 {
+        (self.policy.channel_ttl.as_millis() as u64).max(1)
+    }
+
     /// Runs one command within the command timeout: on a pooled connection, or on a
     /// cluster on the primary serving `key` (any primary for `None`), where `command` may
     /// run again after a redirect (it was not executed then).
@@ -242,6 +248,8 @@ impl RedisCommands {
                     .arg(client.as_str())
                     .arg(text)
                     .arg(self.policy.dedupe_window.as_millis() as u64)
+                    .arg(epoch::mint().as_str())
+                    .arg(self.channel_ttl_ms())
                     .invoke_async(&mut c)
                     .await?;
                 let replicas = self.wait_for.load(std::sync::atomic::Ordering::Relaxed);
@@ -330,17 +338,24 @@ impl RedisCommands {
     pub async fn history(
         &self,
         channel: &ChannelId,
-        since: Option<MessageId>,
+        resume: Option<&Resume>,
     ) -> Result<History, BusError> {
         let keys = &ChannelKeys::new(channel);
-        let since = &since.map(|s| s.to_string()).unwrap_or_default();
-        let (recovered, entries): (u8, Vec<Entry>) = self
+        let since = &resume.map(|r| r.since.to_string()).unwrap_or_default();
+        let claimed = resume
+            .and_then(|r| r.epoch.as_ref())
+            .map_or("", Epoch::as_str);
+        let candidate = &epoch::mint();
+        let (epoch, recovered, entries): (String, u8, Vec<Entry>) = self
             .with_connection(Some(&keys.log()), |mut c| async move {
                 self.scripts
                     .history
                     .key(keys.log())
                     .arg(since)
                     .arg(self.policy.history_limit)
+                    .arg(claimed)
+                    .arg(candidate.as_str())
+                    .arg(self.channel_ttl_ms())
                     .invoke_async(&mut c)
                     .await
             })
@@ -357,38 +372,54 @@ impl RedisCommands {
         Ok(History {
             messages,
             recovered,
+            epoch: parse_epoch(&epoch)?,
         })
     }
 
-    /// The newest message id of each channel (zero when it has none), in one pipelined
-    /// round trip: a burst of first joins (or a resubscription) must not cost one each. On a
-    /// cluster the channels live on different shards: one query each, all at once.
-    pub async fn last_ids(&self, channels: &[ChannelId]) -> Result<Vec<MessageId>, BusError> {
-        if channels.is_empty() {
-            return Ok(Vec::new());
-        }
-        if let Source::Cluster(_) = &self.source {
-            let ids = channels.iter().map(|channel| async move {
-                let log = &ChannelKeys::new(channel).log();
-                let newest: Vec<Entry> = self
-                    .with_connection(Some(log), |mut c| async move {
-                        newest_entry(log).query_async(&mut c).await
+    /// Where each channel's history stands (its epoch and newest message id, zero when it
+    /// has none), creating an empty history for a channel without one. A burst of first
+    /// joins (or a resubscription) must not cost a round trip each: on one Redis a script
+    /// call per `POSITIONS_PER_CALL` channels; on a cluster, where the channels live on
+    /// different shards, one call each, all at once.
+    pub async fn positions(&self, channels: &[ChannelId]) -> Result<Vec<Resume>, BusError> {
+        /// Channels per script call on one Redis, so no call blocks Redis for long.
+        const POSITIONS_PER_CALL: usize = 500;
+        let chunks: Vec<&[ChannelId]> = match &self.source {
+            Source::Cluster(_) => channels.chunks(1).collect(),
+            Source::Pool(_) => channels.chunks(POSITIONS_PER_CALL).collect(),
+        };
+        let calls = chunks.into_iter().map(|chunk| async move {
+            let first_log = chunk.first().map(|c| ChannelKeys::new(c).log());
+            let flat: Vec<String> = self
+                .with_connection(first_log.as_deref(), |mut c| async move {
+                    let mut call = self.scripts.position.prepare_invoke();
+                    for channel in chunk {
+                        call.key(ChannelKeys::new(channel).log())
+                            .arg(epoch::mint().as_str());
+                    }
+                    call.arg(self.channel_ttl_ms());
+                    call.invoke_async(&mut c).await
+                })
+                .await?;
+            flat.chunks_exact(2)
+                .map(|pair| {
+                    Ok(Resume {
+                        epoch: Some(parse_epoch(&pair[0])?),
+                        since: parse_id(&pair[1])?,
                     })
-                    .await?;
-                newest_id(&newest)
-            });
-            return futures_util::future::try_join_all(ids).await;
+                })
+                .collect::<Result<Vec<_>, BusError>>()
+        });
+        let per_chunk = futures_util::future::try_join_all(calls).await?;
+        let positions: Vec<Resume> = per_chunk.into_iter().flatten().collect();
+        if positions.len() != channels.len() {
+            return Err(BusError::Protocol(format!(
+                "asked for {} positions, got {}",
+                channels.len(),
+                positions.len()
+            )));
         }
-        let newest: Vec<Vec<Entry>> = self
-            .with_connection(None, |mut c| async move {
-                let mut pipe = redis::pipe();
-                for channel in channels {
-                    pipe.add_command(newest_entry(&ChannelKeys::new(channel).log()));
-                }
-                pipe.query_async(&mut c).await
-            })
-            .await?;
-        newest.iter().map(|entries| newest_id(entries)).collect()
+        Ok(positions)
     }
 
     pub async fn join_presence(
@@ -467,6 +498,7 @@ impl RedisCommands {
                         .arg(client.as_str())
                         .arg(conn.as_str());
                 }
+                call.key(keys.log()).arg(self.channel_ttl_ms());
                 call.invoke_async(&mut c).await
             })
             .await?;
@@ -487,23 +519,13 @@ impl RedisCommands {
     }
 }
 
-/// The newest entry of a channel's stream.
-fn newest_entry(log: &str) -> redis::Cmd {
-    let mut cmd = redis::cmd("XREVRANGE");
-    cmd.arg(log).arg("+").arg("-").arg("COUNT").arg(1);
-    cmd
-}
-
-/// The id of the newest entry `newest_entry` returned; zero for an empty stream.
-fn newest_id(newest: &[Entry]) -> Result<MessageId, BusError> {
-    newest
-        .first()
-        .map_or(Ok(MessageId::ZERO), |(id, _)| parse_id(id))
-}
-
 fn parse_id(id: &str) -> Result<MessageId, BusError> {
     id.parse()
         .map_err(|_| BusError::Protocol(format!("bad stream id {id}")))
+}
+
+fn parse_epoch(epoch: &str) -> Result<Epoch, BusError> {
+    Epoch::parse(epoch).map_err(|_| BusError::Protocol(format!("bad epoch {epoch:?}")))
 }
 
 fn message_from_entry(channel: &ChannelId, (id, fields): Entry) -> Result<ChatMessage, BusError> {

@@ -44,7 +44,8 @@ impl ChannelKeys {
         format!("{}:conns:", self.tag)
     }
 
-    /// A client's recent send nonce, holding the id of the message it created.
+    /// A client's recent send nonce, holding the id of the message it created and the epoch
+    /// of the history it was stored in (`<id>/<epoch>`).
     pub fn nonce(&self, client: &ClientId, nonce: &str) -> String {
         format!("{}:nonce:{client}:{nonce}", self.tag)
     }

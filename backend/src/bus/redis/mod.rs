@@ -1,7 +1,8 @@
 //! The Redis bus: any number of stateless instances share one Redis.
 //!
 //! - A channel's messages live in a stream (`XADD`, oldest trimmed with `XDEL`); entry
-//!   ids are message ids.
+//!   ids are message ids. The history's epoch is the name of the stream's consumer group,
+//!   so it exists exactly as long as the stream does.
 //! - One Lua script stores and publishes each message, so ids and delivery order agree.
 //! - Each instance holds one pub/sub connection (`subscriber`), subscribed to a channel
 //!   only while it has local members there, and a small pool for commands (`commands`).
@@ -33,7 +34,7 @@ use self::{
     commands::RedisCommands,
     subscriber::Command,
 };
-use super::{Bus, BusError, ChannelPolicy, ConnKey, EventSink, History, Roster};
+use super::{Bus, BusError, ChannelPolicy, ConnKey, EventSink, History, Resume, Roster};
 use crate::metrics::Metrics;
 
 pub struct RedisBus {
@@ -164,9 +165,9 @@ impl Bus for RedisBus {
     async fn history(
         &self,
         channel: &ChannelId,
-        since: Option<MessageId>,
+        resume: Option<&Resume>,
     ) -> Result<History, BusError> {
-        self.commands.history(channel, since).await
+        self.commands.history(channel, resume).await
     }
 
     async fn join_presence(

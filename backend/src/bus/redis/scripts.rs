@@ -2,7 +2,8 @@
 //!
 //! `redis::Script` sends `EVALSHA` and falls back to loading the script when Redis does not
 //! know it yet (after a restart, for instance), so nothing has to be loaded up front. The
-//! presence scripts share one prelude (`prune.lua`), prepended to each.
+//! presence scripts share one prelude (`prune.lua`), and the scripts that touch the stream
+//! another (`epoch.lua`), prepended to each.
 
 use redis::Script;
 
@@ -17,6 +18,7 @@ pub enum Publish {
 pub struct Scripts {
     pub publish: Script,
     pub history: Script,
+    pub position: Script,
     pub presence_join: Script,
     pub presence_leave: Script,
     pub presence_refresh: Script,
@@ -31,9 +33,11 @@ impl Scripts {
             })
         };
         let with_prune = |body: &str| script(&format!("{}\n{body}", include_str!("lua/prune.lua")));
+        let with_epoch = |body: &str| script(&format!("{}\n{body}", include_str!("lua/epoch.lua")));
         Self {
-            publish: script(include_str!("lua/publish.lua")),
-            history: script(include_str!("lua/history.lua")),
+            publish: with_epoch(include_str!("lua/publish.lua")),
+            history: with_epoch(include_str!("lua/history.lua")),
+            position: with_epoch(include_str!("lua/position.lua")),
             presence_join: with_prune(include_str!("lua/presence_join.lua")),
             presence_leave: with_prune(include_str!("lua/presence_leave.lua")),
             presence_refresh: with_prune(include_str!("lua/presence_refresh.lua")),

@@ -2,14 +2,16 @@
 //! and in id order across reconnects and topology changes. Shared by the single-Redis and
 //! the cluster subscriber; only how they talk to Redis differs.
 //!
-//! - Before a channel is subscribed, the id of its newest message is noted (the baseline):
-//!   clients joining read history after the subscription is live, so whatever lies between
-//!   the baseline and the subscription reaches them through history.
-//! - The last message id handed to the hub is remembered per channel; nothing older or equal
-//!   is handed over again.
+//! - Before a channel is subscribed, its position is noted (the baseline: the history's
+//!   epoch and newest message id): clients joining read history after the subscription is
+//!   live, so whatever lies between the baseline and the subscription reaches them through
+//!   history.
+//! - The last message id handed to the hub is remembered per channel, with the epoch it
+//!   belongs to; nothing older or equal is handed over again.
 //! - After any (re)subscription, the channel is backfilled from its stream after that id.
-//!   If the stream no longer holds those messages, the hub is told, and it asks the
-//!   channel's clients to resume (they then learn `recovered: false`).
+//!   If the stream no longer holds those messages (or is another incarnation of the
+//!   history), the hub is told, and it asks the channel's clients to resume (they then learn
+//!   `recovered: false`).
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -17,14 +19,15 @@ use protocol::{ChannelId, MessageId};
 use tokio::sync::watch;
 
 use super::{commands::RedisCommands, events, keys::channel_of_events};
-use crate::bus::{BusError, BusEvent, EventSink};
+use crate::bus::{BusError, BusEvent, EventSink, Resume};
 
 /// A channel with local members.
 pub struct Subscription {
     /// Tells the channel's joiners whether events are being delivered.
     pub live: watch::Sender<bool>,
-    /// The newest message id delivered to the hub (or the baseline); `None` until known.
-    pub last: Option<MessageId>,
+    /// The newest message id delivered to the hub (or the baseline) and the epoch of the
+    /// history it was read from; `None` until known.
+    pub last: Option<Resume>,
 }
 
 pub struct Tracked {
@@ -74,7 +77,7 @@ impl Tracked {
             .filter(|c| self.wanted.get(*c).is_some_and(|s| s.last.is_none()))
             .cloned()
             .collect();
-        let baselines = commands.last_ids(&unknown).await?;
+        let baselines = commands.positions(&unknown).await?;
         for (channel, baseline) in unknown.iter().zip(baselines) {
             if let Some(subscription) = self.wanted.get_mut(channel) {
                 subscription.last = Some(baseline);
@@ -98,16 +101,18 @@ impl Tracked {
         commands: &RedisCommands,
         channel: &ChannelId,
     ) -> Result<(), BusError> {
-        let Some(last) = self.wanted.get(channel).and_then(|s| s.last) else {
+        let Some(last) = self.wanted.get(channel).and_then(|s| s.last.clone()) else {
             return Ok(());
         };
-        let history = commands.history(channel, Some(last)).await?;
+        let history = commands.history(channel, Some(&last)).await?;
         if !history.recovered {
             log::warn!(channel:% = channel; "Messages were lost while the subscription was down; members must resume.");
-            if let Some(newest) = history.messages.last()
-                && let Some(subscription) = self.wanted.get_mut(channel)
-            {
-                subscription.last = Some(newest.id);
+            if let Some(subscription) = self.wanted.get_mut(channel) {
+                // Continue from the history as it is now.
+                subscription.last = Some(Resume {
+                    since: history.messages.last().map_or(MessageId::ZERO, |m| m.id),
+                    epoch: Some(history.epoch),
+                });
             }
             self.sink.gap(channel);
             return Ok(());
@@ -138,10 +143,17 @@ impl Tracked {
             return;
         };
         if let BusEvent::Message(message) = &event {
-            if subscription.last.is_some_and(|last| message.id <= last) {
-                return;
+            match &mut subscription.last {
+                Some(last) if message.id <= last.since => return,
+                Some(last) => last.since = message.id,
+                // No baseline known: the id alone, which backfill can still check.
+                None => {
+                    subscription.last = Some(Resume {
+                        since: message.id,
+                        epoch: None,
+                    });
+                }
             }
-            subscription.last = Some(message.id);
         }
         self.sink.deliver(channel, event);
     }

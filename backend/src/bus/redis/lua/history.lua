@@ -1,22 +1,27 @@
--- What a joining client is replayed. Returns {recovered (0|1), entries oldest or newest
--- first (see below)}.
+-- What a joining client is replayed. Returns {epoch, recovered (0|1), entries oldest or
+-- newest first (see below)}.
 -- KEYS[1]: the channel's log stream
 -- ARGV[1]: since ('' when the client did not resume)   ARGV[2]: history limit
--- Recovered (entries after since, oldest first) when since is not newer than the newest id
--- ever added and not older than the newest id ever trimmed (Redis >= 7 tracks both).
+-- ARGV[3]: the epoch the client resumes from ('' when it sent none)
+-- ARGV[4]: the epoch to give the history if it has none yet
+-- ARGV[5]: how long the channel is kept from now, in ms
+-- Recovered (entries after since, oldest first) by the rule of `bus::epoch::recoverable`:
+-- the epoch is the history's (or, without one, since is an entry of it), and since is not
+-- newer than the newest id ever added, not older than the newest id ever trimmed (Redis >= 7
+-- tracks both) and, unless it is that trimmed id, still in the stream.
 -- Otherwise the last ARGV[2] entries, newest first.
+local epoch = ensure_epoch(KEYS[1], ARGV[4], ARGV[5])
+local since, claimed = ARGV[1], ARGV[3]
 local function recent()
-  return {0, redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[2])}
+  return {epoch, 0, redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[2])}
 end
-if ARGV[1] == '' then
+if since == '' then
   return recent()
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  -- No stream: a client that has seen nothing (0-0) missed nothing; any other since was
-  -- issued by a history that is gone.
-  if ARGV[1] == '0-0' then
-    return {1, {}}
-  end
+if claimed ~= '' and claimed ~= epoch then
+  return recent()
+end
+if claimed == '' and since == '0-0' then
   return recent()
 end
 local function parse(id)
@@ -34,7 +39,10 @@ for i = 1, #info, 2 do
   if info[i] == 'last-generated-id' then last = info[i + 1] end
   if info[i] == 'max-deleted-entry-id' then trimmed = info[i + 1] end
 end
-if last == nil or trimmed == nil or less(last, ARGV[1]) or less(ARGV[1], trimmed) then
+if last == nil or trimmed == nil or less(last, since) or less(since, trimmed) then
   return recent()
 end
-return {1, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+')}
+if since ~= trimmed and #redis.call('XRANGE', KEYS[1], since, since) == 0 then
+  return recent()
+end
+return {epoch, 1, redis.call('XRANGE', KEYS[1], '(' .. since, '+')}

@@ -5,17 +5,26 @@
 -- ARGV[1]: messages to keep   ARGV[2]: events pub/sub channel
 -- ARGV[3]: client id          ARGV[4]: message text
 -- ARGV[5]: how long to remember the nonce, in ms
+-- ARGV[6]: the epoch to give the channel's history if it has none (it is created here)
+-- ARGV[7]: how long the channel is kept from now, in ms
 -- Returns the message id; for a nonce seen within the window, the original message's id
--- (and nothing is stored or published again; the window starts over).
+-- (and nothing is stored or published again; the window starts over) — unless the original
+-- was stored in a history that has been lost since (the nonce names another epoch): then it
+-- is stored again, so a retried send is never acked with an id that no longer exists.
+local epoch = ensure_epoch(KEYS[1], ARGV[6], ARGV[7])
 if KEYS[2] then
   local original = redis.call('GET', KEYS[2])
   if original then
-    -- Written again (a write that replicates) so that the WAIT after this retry covers
-    -- everything before it, the original message included, whichever connection runs it:
-    -- the retry of a send no replica had confirmed is acked only once one has it. (Redis 7.0
-    -- counts a read's offset that way too; this does not depend on it.)
-    redis.call('SET', KEYS[2], original, 'PX', ARGV[5])
-    return original
+    local id, stored_in = string.match(original, '^([^/]+)/(.*)$')
+    if not id or stored_in == epoch then
+      -- Written again (a write that replicates) so that the WAIT after this retry covers
+      -- everything before it, the original message included, whichever connection runs it:
+      -- the retry of a send no replica had confirmed is acked only once one has it. (Redis 7.0
+      -- counts a read's offset that way too; this does not depend on it.)
+      redis.call('SET', KEYS[2], original, 'PX', ARGV[5])
+      -- Remembered before nonces named their epoch: the id alone.
+      return id or original
+    end
   end
 end
 local id = redis.call('XADD', KEYS[1], '*', 'c', ARGV[3], 'm', ARGV[4])
@@ -28,7 +37,7 @@ if excess > 0 then
   end
 end
 if KEYS[2] then
-  redis.call('SET', KEYS[2], id, 'PX', ARGV[5])
+  redis.call('SET', KEYS[2], id .. '/' .. epoch, 'PX', ARGV[5])
 end
 redis.call('PUBLISH', ARGV[2], 'm\n' .. id .. '\n' .. ARGV[3] .. '\n' .. ARGV[4])
 return id
