@@ -146,7 +146,7 @@ impl Outbox {
     /// Queues a live event without waiting. A connection that cannot take it is closed
     /// (1013); the client resumes with `since` and misses nothing.
     pub fn offer(&self, frame: Outbound) -> Offered {
-        match self.queue.try_push(frame, true) {
+        match self.queue.try_push(frame) {
             Ok(()) => Offered::Queued,
             Err(Refused::Full(_)) => Offered::TooSlow {
                 first_close: self.closer.request(
@@ -159,8 +159,8 @@ impl Outbox {
         }
     }
 
-    /// Queues a reply to the client's own frame, waiting for room: only the connection's
-    /// own reader ever waits here. Once a close is requested the writer stops draining the
+    /// Queues a reply to the client's own frame, waiting for room (in frames and bytes):
+    /// only the connection's own reader ever waits here. Once a close is requested the writer stops draining the
     /// queue, so the wait ends there too.
     pub async fn send(&self, frame: Outbound) -> Result<(), Gone> {
         tokio::select! {

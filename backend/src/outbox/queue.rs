@@ -1,5 +1,6 @@
 //! A connection's bounded frame queue: many senders (the hub, the session), one receiver
-//! (the writer).
+//! (the writer). Live events and replies alike count against its frames and bytes: the hub
+//! never waits for room (a full queue means a slow client), the session's replies do.
 //!
 //! Built for many mostly idle connections: an empty queue keeps no allocation (a channel
 //! would hold a block of slots for every connection's whole life), and the writer is woken
@@ -8,6 +9,7 @@
 
 use std::{
     collections::VecDeque,
+    mem,
     sync::{Mutex, MutexGuard},
     task::{Context, Poll},
 };
@@ -35,6 +37,17 @@ struct State {
     senders: usize,
     /// The writer is gone: nothing queued will ever be sent.
     closed: bool,
+    /// A sender waits for room: the writer notifies `room` when it takes a frame.
+    room_wanted: bool,
+}
+
+/// Who queues a frame, which decides how it is bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sender {
+    /// The hub's fan-out: never waits; a full queue means the client is too slow.
+    Live,
+    /// The session's answer to the client's own frame: waits for room.
+    Reply,
 }
 
 /// Why a frame was not queued.
@@ -51,6 +64,7 @@ impl Queue {
                 bytes: 0,
                 senders: 1,
                 closed: false,
+                room_wanted: false,
             }),
             limits,
             writer: AtomicWaker::new(),
@@ -62,17 +76,24 @@ impl Queue {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues `frame` if it fits: in frames, and in bytes too when `count_bytes` (replies to
-    /// the client's own frames are bounded by the frame count alone).
-    pub fn try_push(&self, frame: Outbound, count_bytes: bool) -> Result<(), Refused> {
+    /// Queues a live event if it fits, in frames and in bytes.
+    pub fn try_push(&self, frame: Outbound) -> Result<(), Refused> {
+        self.try_push_as(frame, Sender::Live)
+    }
+
+    fn try_push_as(&self, frame: Outbound, sender: Sender) -> Result<(), Refused> {
         let len = frame.len();
         let mut state = self.lock();
         if state.closed {
             return Err(Refused::Gone);
         }
-        if state.frames.len() >= self.limits.frames
-            || (count_bytes && state.bytes + len > self.limits.bytes)
-        {
+        let fits_bytes = state.bytes + len <= self.limits.bytes
+            // A reply waits for room; it must find some even if it is larger than the limit.
+            || (sender == Sender::Reply && state.frames.is_empty());
+        if state.frames.len() >= self.limits.frames || !fits_bytes {
+            if sender == Sender::Reply {
+                state.room_wanted = true;
+            }
             return Err(Refused::Full(frame));
         }
         let was_empty = state.frames.is_empty();
@@ -85,14 +106,15 @@ impl Queue {
         Ok(())
     }
 
-    /// Queues `frame`, waiting for room.
+    /// Queues a reply to the client's own frame, waiting for room in frames and in bytes: a
+    /// client that sends without reading is held back, not answered into memory.
     pub async fn push(&self, mut frame: Outbound) -> Result<(), Gone> {
         loop {
             // Listen before trying, so room made in between is not missed.
             let room = self.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            match self.try_push(frame, false) {
+            match self.try_push_as(frame, Sender::Reply) {
                 Ok(()) => return Ok(()),
                 Err(Refused::Gone) => return Err(Gone),
                 Err(Refused::Full(back)) => frame = back,
@@ -106,12 +128,12 @@ impl Queue {
         let mut state = self.lock();
         if let Some(frame) = state.frames.pop_front() {
             state.bytes -= frame.len();
-            let was_full = state.frames.len() + 1 >= self.limits.frames;
+            let room_wanted = mem::take(&mut state.room_wanted);
             if state.frames.is_empty() && state.frames.capacity() > IDLE_CAPACITY {
                 state.frames.shrink_to(IDLE_CAPACITY);
             }
             drop(state);
-            if was_full {
+            if room_wanted {
                 self.room.notify_waiters();
             }
             return Poll::Ready(Some(frame));
@@ -194,20 +216,37 @@ mod tests {
     }
 
     #[test]
-    fn full_by_frames_or_by_bytes_but_replies_count_frames_only() {
+    fn full_by_frames_or_by_bytes_replies_too() {
         let q = queue(3, 10);
-        assert!(q.try_push(text("12345678"), true).is_ok());
+        assert!(q.try_push(text("12345678")).is_ok());
+        assert!(matches!(q.try_push(text("123")), Err(Refused::Full(_))));
         assert!(matches!(
-            q.try_push(text("123"), true),
+            q.try_push_as(text("123"), Sender::Reply),
             Err(Refused::Full(_))
         ));
-        assert!(q.try_push(text("123"), false).is_ok());
-        assert!(
-            q.try_push(text(""), true).is_err(),
-            "bytes are over the limit"
+        assert!(q.try_push_as(text("12"), Sender::Reply).is_ok());
+        assert!(q.try_push(text("")).is_ok());
+        assert!(matches!(q.try_push(text("")), Err(Refused::Full(_))));
+        // An empty queue takes a reply of any size, so a reply never waits forever.
+        let q = queue(3, 10);
+        assert!(q.try_push_as(text(&"x".repeat(100)), Sender::Reply).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_reply_waits_for_room_in_bytes() {
+        let q = Arc::new(queue(100, 10));
+        assert!(q.try_push(text("123456789")).is_ok());
+        let waiting = tokio::spawn({
+            let q = q.clone();
+            async move { q.push(text("reply")).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "a reply went over the byte limit");
+        assert_eq!(
+            pop(&q, Waker::noop()),
+            Poll::Ready(Some("123456789".into()))
         );
-        assert!(q.try_push(text(""), false).is_ok());
-        assert!(matches!(q.try_push(text(""), false), Err(Refused::Full(_))));
+        assert!(matches!(waiting.await, Ok(Ok(()))));
     }
 
     #[test]
@@ -216,17 +255,17 @@ mod tests {
         let counter = Arc::new(CountingWaker::default());
         let waker = Waker::from(counter.clone());
         assert_eq!(pop(&q, &waker), Poll::Pending);
-        assert!(q.try_push(text("a"), true).is_ok());
+        assert!(q.try_push(text("a")).is_ok());
         assert_eq!(counter.0.load(Ordering::SeqCst), 1);
         // Even with a waker registered, a frame joining a non-empty queue wakes nobody: the
         // writer drains everything queued when it runs.
         q.writer.register(&waker);
-        assert!(q.try_push(text("b"), true).is_ok());
+        assert!(q.try_push(text("b")).is_ok());
         assert_eq!(counter.0.load(Ordering::SeqCst), 1);
         assert_eq!(pop(&q, &waker), Poll::Ready(Some("a".into())));
         assert_eq!(pop(&q, &waker), Poll::Ready(Some("b".into())));
         assert_eq!(pop(&q, &waker), Poll::Pending);
-        assert!(q.try_push(text("c"), true).is_ok());
+        assert!(q.try_push(text("c")).is_ok());
         assert_eq!(counter.0.load(Ordering::SeqCst), 2);
     }
 
@@ -236,7 +275,7 @@ mod tests {
         let counter = Arc::new(CountingWaker::default());
         let waker = Waker::from(counter.clone());
         q.add_sender();
-        assert!(q.try_push(text("last words"), true).is_ok());
+        assert!(q.try_push(text("last words")).is_ok());
         q.drop_sender();
         q.drop_sender();
         assert_eq!(pop(&q, &waker), Poll::Ready(Some("last words".into())));
@@ -247,7 +286,7 @@ mod tests {
     fn an_emptied_queue_gives_back_a_burst_s_capacity() {
         let q = queue(1000, 1 << 20);
         for _ in 0..100 {
-            assert!(q.try_push(text("x"), true).is_ok());
+            assert!(q.try_push(text("x")).is_ok());
         }
         let waker = Waker::noop();
         while pop(&q, waker).is_ready() {}
@@ -257,7 +296,7 @@ mod tests {
     #[tokio::test]
     async fn a_waiting_reply_goes_in_when_room_is_made_or_fails_when_the_writer_is_gone() {
         let q = Arc::new(queue(1, 1024));
-        assert!(q.try_push(text("first"), true).is_ok());
+        assert!(q.try_push(text("first")).is_ok());
         let waiting = tokio::spawn({
             let q = q.clone();
             async move { q.push(text("reply")).await }
@@ -274,6 +313,6 @@ mod tests {
         tokio::task::yield_now().await;
         q.close();
         assert!(matches!(blocked.await, Ok(Err(Gone))));
-        assert!(matches!(q.try_push(text("late"), true), Err(Refused::Gone)));
+        assert!(matches!(q.try_push(text("late")), Err(Refused::Gone)));
     }
 }

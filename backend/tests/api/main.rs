@@ -7,6 +7,7 @@ mod cluster_harness;
 mod helpers;
 
 mod auth;
+mod bounds;
 mod chaos;
 mod chat;
 mod chatters;
