@@ -71,6 +71,12 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// At most `limit` retained messages after `id`, oldest first.
+fn after(state: &ChannelState, id: MessageId, limit: usize) -> Vec<ChatMessage> {
+    let start = state.log.partition_point(|m| m.id <= id);
+    state.log.range(start..).take(limit).cloned().collect()
+}
+
 fn roster(state: &ChannelState) -> Roster {
     Roster {
         online: state
@@ -148,6 +154,7 @@ impl Bus for EmbeddedBus {
         &self,
         channel: &ChannelId,
         since: Option<MessageId>,
+        limit: usize,
     ) -> Result<History, BusError> {
         let channels = self.lock();
         let Some(state) = channels.get(channel) else {
@@ -162,15 +169,28 @@ impl Bus for EmbeddedBus {
             && since >= state.max_trimmed
         {
             return Ok(History {
-                messages: state.log.iter().filter(|m| m.id > since).cloned().collect(),
+                messages: after(state, since, limit),
                 recovered: true,
             });
         }
         let skip = state.log.len().saturating_sub(self.policy.history_limit);
         Ok(History {
-            messages: state.log.iter().skip(skip).cloned().collect(),
+            messages: state.log.iter().skip(skip).take(limit).cloned().collect(),
             recovered: false,
         })
+    }
+
+    async fn history_after(
+        &self,
+        channel: &ChannelId,
+        after: MessageId,
+        limit: usize,
+    ) -> Result<Option<Vec<ChatMessage>>, BusError> {
+        let channels = self.lock();
+        Ok(channels
+            .get(channel)
+            .filter(|state| after >= state.max_trimmed)
+            .map(|state| self::after(state, after, limit)))
     }
 
     async fn join_presence(

@@ -108,12 +108,25 @@ pub trait Bus: Send + Sync + 'static {
         nonce: Option<&str>,
     ) -> Result<MessageId, BusError>;
 
-    /// The messages a client joining with (or without) `since` must be replayed.
+    /// The first `limit` messages a client joining with (or without) `since` must be
+    /// replayed; the rest follows page by page from [`Bus::history_after`], so a replay is
+    /// never held whole.
     async fn history(
         &self,
         channel: &ChannelId,
         since: Option<MessageId>,
+        limit: usize,
     ) -> Result<History, BusError>;
+
+    /// The next page of a replay: at most `limit` messages after `after`, oldest first.
+    /// `None` when messages right after `after` are no longer kept (trimmed while the client
+    /// was being replayed): going on would leave a gap.
+    async fn history_after(
+        &self,
+        channel: &ChannelId,
+        after: MessageId,
+        limit: usize,
+    ) -> Result<Option<Vec<ChatMessage>>, BusError>;
 
     /// Registers one connection of `client` as present, announcing a `join` if it is the
     /// client's first connection to the channel on any instance.

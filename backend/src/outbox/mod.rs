@@ -169,6 +169,27 @@ impl Outbox {
         }
     }
 
+    /// Queues a frame of the joining client's replay, ahead of live frames, once there is
+    /// room: the replay is read page by page as the socket drains, never held whole.
+    pub async fn replay(&self, frame: Outbound) -> Result<(), Gone> {
+        tokio::select! {
+            sent = self.queue.push_replay(frame) => sent,
+            _ = self.closer.requested() => Err(Gone),
+        }
+    }
+
+    /// The replay is complete; live frames follow. Until then none are written.
+    pub fn end_replay(&self) {
+        self.queue.end_replay();
+    }
+
+    /// The session is over: drops everything still queued (nothing more is written after a
+    /// close request) and refuses anything more, so a client that stopped reading holds no
+    /// replay or backlog while its close frame waits.
+    pub fn discard(&self) {
+        self.queue.close();
+    }
+
     pub fn closer(&self) -> &Arc<Closer> {
         &self.closer
     }

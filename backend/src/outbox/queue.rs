@@ -2,6 +2,11 @@
 //! (the writer). Live events and replies alike count against its frames and bytes: the hub
 //! never waits for room (a full queue means a slow client), the session's replies do.
 //!
+//! A joining client's replay is queued page by page, as the socket drains, ahead of every
+//! live frame and within the same limits (at most half of them, so live events keep room
+//! while it lasts); until it ends the writer takes nothing else, which keeps history before
+//! live events without holding the whole history anywhere.
+//!
 //! Built for many mostly idle connections: an empty queue keeps no allocation (a channel
 //! would hold a block of slots for every connection's whole life), and the writer is woken
 //! only when the queue goes from empty to not empty, since it drains everything queued each
@@ -39,6 +44,11 @@ struct State {
     closed: bool,
     /// A sender waits for room: the writer notifies `room` when it takes a frame.
     room_wanted: bool,
+    /// The replay is still coming: the writer takes only its frames until it ends.
+    replaying: bool,
+    /// Replay frames queued (all at the front of `frames`), and their bytes.
+    replay_frames: usize,
+    replay_bytes: usize,
 }
 
 /// Who queues a frame, which decides how it is bounded.
@@ -48,6 +58,8 @@ enum Sender {
     Live,
     /// The session's answer to the client's own frame: waits for room.
     Reply,
+    /// A page of the joining client's replay: waits for room, goes ahead of live frames.
+    Replay,
 }
 
 /// Why a frame was not queued.
@@ -65,6 +77,9 @@ impl Queue {
                 senders: 1,
                 closed: false,
                 room_wanted: false,
+                replaying: true,
+                replay_frames: 0,
+                replay_bytes: 0,
             }),
             limits,
             writer: AtomicWaker::new(),
@@ -84,37 +99,74 @@ impl Queue {
     fn try_push_as(&self, frame: Outbound, sender: Sender) -> Result<(), Refused> {
         let len = frame.len();
         let mut state = self.lock();
-        if state.closed {
+        if state.closed || (sender == Sender::Replay && !state.replaying) {
             return Err(Refused::Gone);
         }
-        let fits_bytes = state.bytes + len <= self.limits.bytes
+        let fits =
+            state.frames.len() < self.limits.frames && state.bytes + len <= self.limits.bytes;
+        let fits = match sender {
+            Sender::Live => fits,
             // A reply waits for room; it must find some even if it is larger than the limit.
-            || (sender == Sender::Reply && state.frames.is_empty());
-        if state.frames.len() >= self.limits.frames || !fits_bytes {
-            if sender == Sender::Reply {
+            Sender::Reply => fits || state.frames.is_empty(),
+            // Half the limits at most; and the replay always goes on once its frames are out.
+            Sender::Replay => {
+                state.replay_frames == 0
+                    || (fits
+                        && state.replay_frames < self.limits.frames / 2
+                        && state.replay_bytes + len <= self.limits.bytes / 2)
+            }
+        };
+        if !fits {
+            if sender != Sender::Live {
                 state.room_wanted = true;
             }
             return Err(Refused::Full(frame));
         }
-        let was_empty = state.frames.is_empty();
-        state.frames.push_back(frame);
+        // The writer waits for the queue to stop being empty, or for replay frames.
+        let wake = match sender {
+            Sender::Replay => state.replay_frames == 0,
+            _ => state.frames.is_empty(),
+        };
+        if sender == Sender::Replay {
+            let at = state.replay_frames;
+            state.frames.insert(at, frame);
+            state.replay_frames += 1;
+            state.replay_bytes += len;
+        } else {
+            state.frames.push_back(frame);
+        }
         state.bytes += len;
         drop(state);
-        if was_empty {
+        if wake {
             self.writer.wake();
         }
         Ok(())
     }
 
+    /// Queues a frame of the replay ahead of every live frame, waiting for room.
+    pub async fn push_replay(&self, frame: Outbound) -> Result<(), Gone> {
+        self.push_as(frame, Sender::Replay).await
+    }
+
+    /// The replay is complete: live frames may follow.
+    pub fn end_replay(&self) {
+        self.lock().replaying = false;
+        self.writer.wake();
+    }
+
     /// Queues a reply to the client's own frame, waiting for room in frames and in bytes: a
     /// client that sends without reading is held back, not answered into memory.
-    pub async fn push(&self, mut frame: Outbound) -> Result<(), Gone> {
+    pub async fn push(&self, frame: Outbound) -> Result<(), Gone> {
+        self.push_as(frame, Sender::Reply).await
+    }
+
+    async fn push_as(&self, mut frame: Outbound, sender: Sender) -> Result<(), Gone> {
         loop {
             // Listen before trying, so room made in between is not missed.
             let room = self.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            match self.try_push_as(frame, Sender::Reply) {
+            match self.try_push_as(frame, sender) {
                 Ok(()) => return Ok(()),
                 Err(Refused::Gone) => return Err(Gone),
                 Err(Refused::Full(back)) => frame = back,
@@ -123,11 +175,17 @@ impl Queue {
         }
     }
 
-    /// For the writer: the next frame, `Ready(None)` once every sender is gone.
+    /// For the writer: the next frame (only the replay's while it lasts), `Ready(None)` once
+    /// every sender is gone.
     pub fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Option<Outbound>> {
         let mut state = self.lock();
-        if let Some(frame) = state.frames.pop_front() {
+        let ready = !state.replaying || state.replay_frames > 0;
+        if ready && let Some(frame) = state.frames.pop_front() {
             state.bytes -= frame.len();
+            if state.replay_frames > 0 {
+                state.replay_frames -= 1;
+                state.replay_bytes -= frame.len();
+            }
             let room_wanted = mem::take(&mut state.room_wanted);
             if state.frames.is_empty() && state.frames.capacity() > IDLE_CAPACITY {
                 state.frames.shrink_to(IDLE_CAPACITY);
@@ -166,6 +224,9 @@ impl Queue {
         state.closed = true;
         state.frames = VecDeque::new();
         state.bytes = 0;
+        state.replaying = false;
+        state.replay_frames = 0;
+        state.replay_bytes = 0;
         drop(state);
         self.room.notify_waiters();
     }
@@ -200,8 +261,11 @@ mod tests {
         }
     }
 
+    /// A queue past its (empty) replay.
     fn queue(frames: usize, bytes: usize) -> Queue {
-        Queue::new(QueueLimits { frames, bytes })
+        let q = Queue::new(QueueLimits { frames, bytes });
+        q.end_replay();
+        q
     }
 
     fn pop(queue: &Queue, waker: &Waker) -> Poll<Option<String>> {
@@ -247,6 +311,43 @@ mod tests {
             Poll::Ready(Some("123456789".into()))
         );
         assert!(matches!(waiting.await, Ok(Ok(()))));
+    }
+
+    #[tokio::test]
+    async fn the_replay_takes_at_most_half_the_room_goes_first_and_holds_live_frames_back() {
+        let q = Arc::new(Queue::new(QueueLimits {
+            frames: 100,
+            bytes: 20,
+        }));
+        assert!(q.try_push(text("live")).is_ok());
+        assert!(q.push_replay(text("r1")).await.is_ok());
+        assert!(q.push_replay(text("r2")).await.is_ok());
+        let third = tokio::spawn({
+            let q = q.clone();
+            async move { q.push_replay(text("r3-is-long")).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(
+            !third.is_finished(),
+            "the replay took more than half the bytes"
+        );
+        assert_eq!(pop(&q, Waker::noop()), Poll::Ready(Some("r1".into())));
+        assert_eq!(pop(&q, Waker::noop()), Poll::Ready(Some("r2".into())));
+        assert!(
+            matches!(third.await, Ok(Ok(()))),
+            "an empty replay must take a frame"
+        );
+        assert_eq!(
+            pop(&q, Waker::noop()),
+            Poll::Ready(Some("r3-is-long".into()))
+        );
+        assert_eq!(
+            pop(&q, Waker::noop()),
+            Poll::Pending,
+            "a live frame during the replay"
+        );
+        q.end_replay();
+        assert_eq!(pop(&q, Waker::noop()), Poll::Ready(Some("live".into())));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! The socket's I/O ([`super::socket`]) polls it whenever the socket can take more, and a
 //! frame offered to the connection's queue wakes it directly: no task in between, and every
 //! frame that queued up while the socket was busy is encoded into one chunk, so it leaves in
-//! one write. The order on the wire is always: the greeting (`welcome` and the replay), then
+//! one write. The order on the wire is always: the greeting (`welcome`), the replay, then
 //! live frames, then the close frame; the stream ends (and the server hangs up) when the
 //! session says so.
 
@@ -38,8 +38,8 @@ const CHUNK_BYTES: usize = 64 * 1024;
 const MAX_CONTROL_PAYLOAD: usize = 125;
 const MAX_CLOSE_REASON: usize = MAX_CONTROL_PAYLOAD - 2;
 
-/// What the session sends first, once the client has joined: `welcome` and the replay (or
-/// the refusal), and the last replayed id, from which live messages continue.
+/// What the session sends first, once the client has joined: `welcome` (or the refusal),
+/// and the id after which the replay (queued page by page) and live messages continue.
 pub struct Greeting {
     pub frames: Vec<ByteString>,
     pub last_replayed: Option<MessageId>,
@@ -267,11 +267,45 @@ mod tests {
             last_replayed: Some(MessageId::new(1, 2)),
         };
         assert!(greet.send(greeting).is_ok());
+        outbox.end_replay();
         let Poll::Ready(Some(chunk)) = poll(&mut writer) else {
             panic!("the greeting and the queued frame were not written");
         };
         assert_eq!(texts(&frames(chunk)), ["welcome", "m1", "m2", "m3"]);
         assert!(poll(&mut writer).is_pending());
+    }
+
+    #[tokio::test]
+    async fn the_replay_goes_ahead_of_live_frames_which_wait_for_its_end() {
+        let (mut writer, greet, outbox) = writer();
+        for seq in 2..=4 {
+            assert_eq!(outbox.offer(message(seq)), Offered::Queued);
+        }
+        let greeting = Greeting {
+            frames: vec!["welcome".into()],
+            last_replayed: None,
+        };
+        assert!(greet.send(greeting).is_ok());
+        for seq in 1..=3 {
+            assert!(outbox.replay(message(seq)).await.is_ok());
+        }
+        let Poll::Ready(Some(chunk)) = poll(&mut writer) else {
+            panic!("the replay was not written");
+        };
+        assert_eq!(texts(&frames(chunk)), ["welcome", "m1", "m2", "m3"]);
+        assert!(
+            poll(&mut writer).is_pending(),
+            "live frames before the replay ended"
+        );
+        outbox.end_replay();
+        let Poll::Ready(Some(chunk)) = poll(&mut writer) else {
+            panic!("live frames were not written after the replay");
+        };
+        assert_eq!(
+            texts(&frames(chunk)),
+            ["m4"],
+            "a replayed message was sent twice"
+        );
     }
 
     #[test]

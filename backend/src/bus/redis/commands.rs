@@ -313,10 +313,22 @@ impl RedisCommands {
         Ok(())
     }
 
+    /// Everything a client joining with `since` must be replayed (the subscriber's backfill).
     pub async fn history(
         &self,
         channel: &ChannelId,
         since: Option<MessageId>,
+    ) -> Result<History, BusError> {
+        self.history_page(channel, since, self.policy.history_max)
+            .await
+    }
+
+    /// The first `limit` messages of that replay.
+    pub async fn history_page(
+        &self,
+        channel: &ChannelId,
+        since: Option<MessageId>,
+        limit: usize,
     ) -> Result<History, BusError> {
         let keys = &ChannelKeys::new(channel);
         let since = &since.map(|s| s.to_string()).unwrap_or_default();
@@ -327,23 +339,49 @@ impl RedisCommands {
                     .key(keys.log())
                     .arg(since)
                     .arg(self.policy.history_limit)
+                    .arg(limit)
                     .invoke_async(&mut c)
                     .await
             })
             .await?;
-        let recovered = recovered == 1;
-        let mut messages = entries
+        let messages = entries
             .into_iter()
             .map(|entry| message_from_entry(channel, entry))
             .collect::<Result<Vec<_>, _>>()?;
-        if !recovered {
-            // The script returns the recent window newest first.
-            messages.reverse();
-        }
         Ok(History {
             messages,
-            recovered,
+            recovered: recovered == 1,
         })
+    }
+
+    /// The next page of a replay, `None` when entries right after `after` were trimmed.
+    pub async fn history_after(
+        &self,
+        channel: &ChannelId,
+        after: MessageId,
+        limit: usize,
+    ) -> Result<Option<Vec<ChatMessage>>, BusError> {
+        let keys = &ChannelKeys::new(channel);
+        let after = &after.to_string();
+        let entries: Option<Vec<Entry>> = self
+            .with_connection(Some(&keys.log()), |mut c| async move {
+                self.scripts
+                    .history_after
+                    .key(keys.log())
+                    .arg(after)
+                    .arg(limit)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        entries
+            .map(|entries| {
+                entries
+                    .into_iter()
+                    .map(|entry| message_from_entry(channel, entry))
+                    .collect()
+            })
+            .transpose()
     }
 
     /// The newest message id of each channel (zero when it has none), in one pipelined

@@ -19,7 +19,7 @@ mod tracked;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use protocol::{ChannelId, ClientId, MessageId};
+use protocol::{ChannelId, ChatMessage, ClientId, MessageId};
 use tokio::sync::{mpsc, watch};
 
 pub use self::commands::RedisSettings;
@@ -165,8 +165,18 @@ impl Bus for RedisBus {
         &self,
         channel: &ChannelId,
         since: Option<MessageId>,
+        limit: usize,
     ) -> Result<History, BusError> {
-        self.commands.history(channel, since).await
+        self.commands.history_page(channel, since, limit).await
+    }
+
+    async fn history_after(
+        &self,
+        channel: &ChannelId,
+        after: MessageId,
+        limit: usize,
+    ) -> Result<Option<Vec<ChatMessage>>, BusError> {
+        self.commands.history_after(channel, after, limit).await
     }
 
     async fn join_presence(

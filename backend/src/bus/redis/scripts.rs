@@ -17,6 +17,7 @@ pub enum Publish {
 pub struct Scripts {
     pub publish: Script,
     pub history: Script,
+    pub history_after: Script,
     pub presence_join: Script,
     pub presence_leave: Script,
     pub presence_refresh: Script,
@@ -34,6 +35,7 @@ impl Scripts {
         Self {
             publish: script(include_str!("lua/publish.lua")),
             history: script(include_str!("lua/history.lua")),
+            history_after: script(include_str!("lua/history_after.lua")),
             presence_join: with_prune(include_str!("lua/presence_join.lua")),
             presence_leave: with_prune(include_str!("lua/presence_leave.lua")),
             presence_refresh: with_prune(include_str!("lua/presence_refresh.lua")),

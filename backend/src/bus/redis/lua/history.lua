@@ -1,12 +1,18 @@
--- What a joining client is replayed. Returns {recovered (0|1), entries oldest or newest
--- first (see below)}.
+-- The first page of what a joining client is replayed. Returns {recovered (0|1), entries
+-- oldest first}.
 -- KEYS[1]: the channel's log stream
 -- ARGV[1]: since ('' when the client did not resume)   ARGV[2]: history limit
--- Recovered (entries after since, oldest first) when since is not newer than the newest id
--- ever added and not older than the newest id ever trimmed (Redis >= 7 tracks both).
--- Otherwise the last ARGV[2] entries, newest first.
+-- ARGV[3]: page size (the rest follows with history_after.lua)
+-- Recovered (entries after since) when since is not newer than the newest id ever added and
+-- not older than the newest id ever trimmed (Redis >= 7 tracks both). Otherwise the oldest of
+-- the last ARGV[2] entries.
 local function recent()
-  return {0, redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[2])}
+  local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[2])
+  local page = {}
+  for i = #newest, math.max(1, #newest - tonumber(ARGV[3]) + 1), -1 do
+    page[#page + 1] = newest[i]
+  end
+  return {0, page}
 end
 if ARGV[1] == '' then
   return recent()
@@ -37,4 +43,4 @@ end
 if last == nil or trimmed == nil or less(last, ARGV[1]) or less(ARGV[1], trimmed) then
   return recent()
 end
-return {1, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+')}
+return {1, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[3])}
