@@ -37,6 +37,15 @@ pub struct Settings {
     pub rate_limit_burst: f64,
     /// WebSockets this instance accepts; beyond it, HTTP 503 before the upgrade.
     pub max_connections: usize,
+    /// WebSockets one client id may have open on this instance; beyond it, HTTP 429.
+    pub max_connections_per_client: usize,
+    /// WebSockets one source address (an IPv6 /64) may have open on this instance; beyond
+    /// it, HTTP 429. High enough for an office behind one NAT.
+    pub max_connections_per_address: usize,
+    /// Proxies in front of the service that each append the address they saw to
+    /// `X-Forwarded-For` (1 for Cloud Run's front end): the client's address is that many
+    /// entries from the right. 0: the socket's peer.
+    pub trusted_proxy_hops: usize,
     /// Time a client has to send its complete request head (slowloris defence).
     pub handshake_timeout: Duration,
     /// On shutdown, closes are spread over this window so clients do not all reconnect at once.
@@ -250,6 +259,19 @@ impl Settings {
                 default_max_connections(),
                 1,
             )?,
+            max_connections_per_client: number(
+                "MAX_CONNECTIONS_PER_CLIENT",
+                get("MAX_CONNECTIONS_PER_CLIENT"),
+                50,
+                1,
+            )?,
+            max_connections_per_address: number(
+                "MAX_CONNECTIONS_PER_ADDRESS",
+                get("MAX_CONNECTIONS_PER_ADDRESS"),
+                500,
+                1,
+            )?,
+            trusted_proxy_hops: number("TRUSTED_PROXY_HOPS", get("TRUSTED_PROXY_HOPS"), 0, 0)?,
             handshake_timeout: secs("HANDSHAKE_TIMEOUT_SECS", 5)?,
             shutdown_spread: Duration::from_millis(number(
                 "SHUTDOWN_SPREAD_MS",
@@ -372,6 +394,8 @@ mod tests {
             ("ALLOWED_ORIGINS", "localhost:3000"),
             ("REDIS_CA_CERT", "/nonexistent/ca.pem"),
             ("LOG_FORMAT", "xml"),
+            ("TRUSTED_PROXY_HOPS", "-1"),
+            ("MAX_CONNECTIONS_PER_ADDRESS", "0"),
             ("REDIS_CLUSTER_URLS", "node-1:7000"),
             ("AUTH_JWT_SECRET", "too-short"),
         ] {

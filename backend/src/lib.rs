@@ -3,6 +3,7 @@
 //! Stateless instances behind a load balancer without session affinity; every instance sees
 //! every message of the channels its clients are in through the [`bus`].
 //!
+//! - [`admission`]: connections per client id and per source address.
 //! - [`auth`]: optional HS256 tokens checked before the upgrade.
 //! - [`config`]: settings from the environment, validated up front.
 //! - [`startup`]: builds the app on a listener (port 0 in tests) and runs it until a stop
@@ -19,6 +20,7 @@
 //! - [`presence`]: keeps this instance's connections present in the shared roster, and tells
 //!   large channels how many are online.
 
+pub mod admission;
 pub mod auth;
 pub mod bus;
 pub mod config;

@@ -28,7 +28,11 @@ use self::{
     socket::ClientBytes,
     writer::{Greeting, GreetingSender},
 };
-pub use self::{socket::serve, writer::Writer};
+pub use self::{
+    rate_limit::{RateLimit, SendBudgets},
+    socket::serve,
+    writer::Writer,
+};
 use crate::{
     bus::{BusError, ConnKey, History, Roster},
     hub::Member,

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::{
     Request,
     incoming::{BadFrames, Incoming, IncomingFrames},
-    rate_limit::{RateLimit, TokenBucket},
+    rate_limit::SendBudget,
 };
 use crate::{
     outbox::{Outbound, Outbox},
@@ -23,7 +23,7 @@ pub struct Reader<'a> {
     request: &'a Request,
     incoming: IncomingFrames,
     outbox: Outbox,
-    sends: TokenBucket,
+    sends: SendBudget,
 }
 
 impl<'a> Reader<'a> {
@@ -33,16 +33,13 @@ impl<'a> Reader<'a> {
         incoming: IncomingFrames,
         outbox: Outbox,
     ) -> Self {
-        let limit = RateLimit {
-            per_second: state.settings.rate_limit_per_sec,
-            burst: state.settings.rate_limit_burst,
-        };
+        let sends = (state.send_budgets).get(&request.channel, &request.client, Instant::now());
         Self {
             state,
             request,
             incoming,
             outbox,
-            sends: TokenBucket::new(limit, Instant::now()),
+            sends,
         }
     }
 

@@ -6,6 +6,7 @@
 mod cluster_harness;
 mod helpers;
 
+mod admission;
 mod auth;
 mod bounds;
 mod chaos;
