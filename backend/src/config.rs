@@ -61,6 +61,9 @@ pub struct Settings {
     /// (`online`) instead of every `presence` event: announcing each of N joins to N members
     /// costs N² frames.
     pub presence_detail_max: u64,
+    /// Presence events of a channel are sent to its local members in batches this far
+    /// apart, one frame per client id (its last event), so join/leave churn stays cheap.
+    pub presence_batch: Duration,
     /// Replicas an ack waits for: `None` = one where a replica answers (auto), `Some(0)` = off.
     pub redis_wait_replicas: Option<usize>,
     /// Longest such wait before the send is answered `unavailable`.
@@ -290,6 +293,12 @@ impl Settings {
             stalled_socket_timeout: secs("STALLED_SOCKET_TIMEOUT_SECS", 30)?,
             presence_ttl: secs("PRESENCE_TTL_SECS", 30)?,
             presence_detail_max: number("PRESENCE_DETAIL_MAX", get("PRESENCE_DETAIL_MAX"), 100, 0)?,
+            presence_batch: Duration::from_millis(number(
+                "PRESENCE_BATCH_MS",
+                get("PRESENCE_BATCH_MS"),
+                200,
+                1,
+            )?),
             dedupe_window: secs("DEDUPE_WINDOW_SECS", 600)?,
             subscriber_ping: secs("SUBSCRIBER_PING_SECS", 2)?,
             redis_wait_replicas: match get("REDIS_WAIT_REPLICAS") {

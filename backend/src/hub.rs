@@ -22,6 +22,7 @@ use crate::{
     bus::{Bus, BusEvent, ConnKey, EventSink},
     metrics::Metrics,
     outbox::{Offered, Outbound, Outbox},
+    presence_batch::PresenceBatch,
 };
 
 /// What the hub keeps of a local connection.
@@ -38,6 +39,9 @@ struct LocalChannel {
     subscribed: watch::Receiver<bool>,
     /// The latest count of a large channel, not yet sent (see [`Hub::send_online_counts`]).
     unsent_online_count: Option<u64>,
+    /// Presence events not yet sent (see [`Hub::send_presence_batches`]); boxed, since most
+    /// channels have none most of the time.
+    unsent_presence: Option<Box<PresenceBatch>>,
 }
 
 pub struct Hub {
@@ -84,6 +88,7 @@ impl Hub {
                 members: HashMap::new(),
                 subscribed: bus.subscribe(channel),
                 unsent_online_count: None,
+                unsent_presence: None,
             });
         local.members.insert(id, member);
         (MemberId(id), local.subscribed.clone())
@@ -150,6 +155,26 @@ impl Hub {
         }
     }
 
+    /// Sends each channel's presence events since the last call, coalesced to one frame per
+    /// client id: called every `PRESENCE_BATCH_MS`, so a burst of joins and leaves costs each
+    /// member a frame per client id per window, not one per event.
+    pub fn send_presence_batches(&self) {
+        let batches: Vec<(ChannelId, Box<PresenceBatch>)> = self
+            .lock()
+            .iter_mut()
+            .filter_map(|(channel, local)| Some((channel.clone(), local.unsent_presence.take()?)))
+            .collect();
+        for (channel, batch) in batches {
+            // Serialized outside the lock, once for every local member.
+            let frames: Vec<Outbound> = batch.into_frames().iter().map(Outbound::frame).collect();
+            if let Some(local) = self.lock().get(&channel) {
+                for outbound in &frames {
+                    self.offer_to_all(local, outbound);
+                }
+            }
+        }
+    }
+
     fn offer_to_all(&self, local: &LocalChannel, outbound: &Outbound) {
         for member in local.members.values() {
             if let Offered::TooSlow { first_close } = member.outbox.offer(outbound.clone()) {
@@ -185,17 +210,28 @@ impl EventSink for Hub {
     }
 
     fn deliver(&self, channel: &ChannelId, event: BusEvent) {
-        if let BusEvent::Presence { online_count, .. } = &event {
+        if let BusEvent::Presence {
+            event,
+            client_id,
+            online_count,
+        } = event
+        {
             let mut channels = self.lock();
             let Some(local) = channels.get_mut(channel) else {
                 return;
             };
-            if *online_count > self.presence_detail_max {
-                local.unsent_online_count = Some(*online_count);
+            if online_count > self.presence_detail_max {
+                local.unsent_online_count = Some(online_count);
                 return;
             }
             // This event carries a newer count than any summary still to be sent.
             local.unsent_online_count = None;
+            local.unsent_presence.get_or_insert_with(Box::default).add(
+                event,
+                client_id,
+                online_count,
+            );
+            return;
         }
         let frame = match event {
             BusEvent::Message(message) => {

@@ -17,8 +17,9 @@
 //! - [`bus`]: the store-and-publish engines (embedded, Redis, Redis Cluster) behind one trait.
 //! - [`logging`]: human or Cloud Logging JSON lines.
 //! - [`metrics`]: counters and gauges served at `/metrics`.
-//! - [`presence`]: keeps this instance's connections present in the shared roster, and tells
-//!   large channels how many are online.
+//! - [`presence`]: keeps this instance's connections present in the shared roster, sends
+//!   each channel's presence events in short batches ([`presence_batch`]), and tells large
+//!   channels how many are online.
 
 pub mod admission;
 pub mod auth;
@@ -30,6 +31,7 @@ pub mod logging;
 pub mod metrics;
 pub mod outbox;
 pub mod presence;
+pub mod presence_batch;
 pub mod routes;
 pub mod session;
 pub mod shutdown;
