@@ -7,6 +7,7 @@
 
 use std::{
     collections::HashMap,
+    mem,
     sync::{
         Arc, Mutex, MutexGuard,
         atomic::{AtomicU64, Ordering},
@@ -51,6 +52,9 @@ pub struct Hub {
     metrics: Arc<Metrics>,
     /// Above this many online, presence events are summed up into a periodic count.
     presence_detail_max: u64,
+    /// Channels with an unsent presence batch, so sending them does not visit every channel.
+    /// Locked after `channels` when both are held.
+    presence_pending: Mutex<Vec<ChannelId>>,
 }
 
 /// A member's place in the hub, returned by [`Hub::join`] and given back to [`Hub::leave`].
@@ -62,6 +66,7 @@ impl Hub {
         Self {
             channels: Mutex::default(),
             next_member: AtomicU64::new(0),
+            presence_pending: Mutex::default(),
             metrics,
             presence_detail_max,
         }
@@ -159,12 +164,18 @@ impl Hub {
     /// client id: called every `PRESENCE_BATCH_MS`, so a burst of joins and leaves costs each
     /// member a frame per client id per window, not one per event.
     pub fn send_presence_batches(&self) {
-        let batches: Vec<(ChannelId, Box<PresenceBatch>)> = self
-            .lock()
-            .iter_mut()
-            .filter_map(|(channel, local)| Some((channel.clone(), local.unsent_presence.take()?)))
-            .collect();
-        for (channel, batch) in batches {
+        let pending = mem::take(
+            &mut *self
+                .presence_pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        for channel in pending {
+            let batch = self
+                .lock()
+                .get_mut(&channel)
+                .and_then(|local| local.unsent_presence.take());
+            let Some(batch) = batch else { continue };
             // Serialized outside the lock, once for every local member.
             let frames: Vec<Outbound> = batch.into_frames().iter().map(Outbound::frame).collect();
             if let Some(local) = self.lock().get(&channel) {
@@ -226,6 +237,12 @@ impl EventSink for Hub {
             }
             // This event carries a newer count than any summary still to be sent.
             local.unsent_online_count = None;
+            if local.unsent_presence.is_none() {
+                self.presence_pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(channel.clone());
+            }
             local.unsent_presence.get_or_insert_with(Box::default).add(
                 event,
                 client_id,
