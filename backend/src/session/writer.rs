@@ -50,7 +50,8 @@ pub type GreetingSender = oneshot::Sender<Greeting>;
 
 pub struct Writer {
     greeting: Option<oneshot::Receiver<Greeting>>,
-    replay: VecDeque<ByteString>,
+    /// The greeting's frames not yet written; the replay comes through the queue.
+    greeting_frames: VecDeque<ByteString>,
     inbox: Inbox,
     closer: Arc<Closer>,
     last_sent: Option<MessageId>,
@@ -75,7 +76,7 @@ impl Writer {
         let (gone, writer_gone) = oneshot::channel();
         let writer = Self {
             greeting: Some(greeting),
-            replay: VecDeque::new(),
+            greeting_frames: VecDeque::new(),
             inbox,
             closer,
             last_sent: None,
@@ -99,7 +100,7 @@ impl Writer {
             Poll::Pending => false,
             Poll::Ready(greeting) => {
                 if let Ok(greeting) = greeting {
-                    self.replay = greeting.frames.into();
+                    self.greeting_frames = greeting.frames.into();
                     self.last_sent = greeting.last_replayed;
                 }
                 self.greeting = None;
@@ -108,16 +109,16 @@ impl Writer {
         }
     }
 
-    fn write_replay(&mut self) {
+    fn write_greeting(&mut self) {
         while self.chunk.len() < CHUNK_BYTES
-            && let Some(text) = self.replay.pop_front()
+            && let Some(text) = self.greeting_frames.pop_front()
         {
             self.encode(Message::Text(text));
         }
     }
 
-    /// Encodes every live frame queued so far, up to a chunk. Returns false once the queue
-    /// can never yield again (every sender is gone).
+    /// Encodes every frame queued so far (only the replay's while it lasts), up to a chunk.
+    /// Returns false once the queue can never yield again (every sender is gone).
     fn write_live(&mut self, cx: &mut Context<'_>) -> bool {
         while self.chunk.len() < CHUNK_BYTES {
             let frame = match self.inbox.poll_recv(cx) {
@@ -175,12 +176,12 @@ impl Stream for Writer {
         // Registered before the close state is read, so a request in between still wakes us.
         this.closer.register_writer(cx.waker());
         let greeted = this.poll_greeting(cx);
-        this.write_replay();
-        let replayed = greeted && this.replay.is_empty();
-        if replayed && !this.closer.is_requested() && !this.write_live(cx) {
+        this.write_greeting();
+        let greeted = greeted && this.greeting_frames.is_empty();
+        if greeted && !this.closer.is_requested() && !this.write_live(cx) {
             this.finished = true;
         }
-        if replayed
+        if greeted
             && !this.close_sent
             && let Some(reason) = this.closer.farewell_due()
         {
