@@ -33,7 +33,9 @@ impl<'a> Reader<'a> {
         incoming: IncomingFrames,
         outbox: Outbox,
     ) -> Self {
-        let sends = (state.send_budgets).get(&request.channel, &request.client, Instant::now());
+        let sends = state
+            .send_budgets
+            .get(&request.channel, &request.client, Instant::now());
         Self {
             state,
             request,
