@@ -37,6 +37,15 @@ pub struct Settings {
     pub rate_limit_burst: f64,
     /// WebSockets this instance accepts; beyond it, HTTP 503 before the upgrade.
     pub max_connections: usize,
+    /// WebSockets one client id may have open on this instance; beyond it, HTTP 429.
+    pub max_connections_per_client: usize,
+    /// WebSockets one source address (an IPv6 /64) may have open on this instance; beyond
+    /// it, HTTP 429. High enough for an office behind one NAT.
+    pub max_connections_per_address: usize,
+    /// Proxies in front of the service that each append the address they saw to
+    /// `X-Forwarded-For` (1 for Cloud Run's front end): the client's address is that many
+    /// entries from the right. 0: the socket's peer.
+    pub trusted_proxy_hops: usize,
     /// Time a client has to send its complete request head (slowloris defence).
     pub handshake_timeout: Duration,
     /// Time a client has to finish a message (every frame of it) once it has begun: a frame
@@ -55,6 +64,9 @@ pub struct Settings {
     /// (`online`) instead of every `presence` event: announcing each of N joins to N members
     /// costs N² frames.
     pub presence_detail_max: u64,
+    /// Presence events of a channel are sent to its local members in batches this far
+    /// apart, one frame per client id (its last event), so join/leave churn stays cheap.
+    pub presence_batch: Duration,
     /// Replicas an ack waits for: `None` = one where a replica answers (auto), `Some(0)` = off.
     pub redis_wait_replicas: Option<usize>,
     /// Longest such wait before the send is answered `unavailable`.
@@ -283,6 +295,19 @@ impl Settings {
                 default_max_connections(),
                 1,
             )?,
+            max_connections_per_client: number(
+                "MAX_CONNECTIONS_PER_CLIENT",
+                get("MAX_CONNECTIONS_PER_CLIENT"),
+                50,
+                1,
+            )?,
+            max_connections_per_address: number(
+                "MAX_CONNECTIONS_PER_ADDRESS",
+                get("MAX_CONNECTIONS_PER_ADDRESS"),
+                500,
+                1,
+            )?,
+            trusted_proxy_hops: number("TRUSTED_PROXY_HOPS", get("TRUSTED_PROXY_HOPS"), 0, 0)?,
             handshake_timeout: secs("HANDSHAKE_TIMEOUT_SECS", 5)?,
             message_timeout: secs("MESSAGE_TIMEOUT_SECS", 10)?,
             shutdown_spread: Duration::from_millis(number(
@@ -302,6 +327,12 @@ impl Settings {
             stalled_socket_timeout: secs("STALLED_SOCKET_TIMEOUT_SECS", 30)?,
             presence_ttl: secs("PRESENCE_TTL_SECS", 30)?,
             presence_detail_max: number("PRESENCE_DETAIL_MAX", get("PRESENCE_DETAIL_MAX"), 100, 0)?,
+            presence_batch: Duration::from_millis(number(
+                "PRESENCE_BATCH_MS",
+                get("PRESENCE_BATCH_MS"),
+                200,
+                1,
+            )?),
             dedupe_window: secs("DEDUPE_WINDOW_SECS", 600)?,
             channel_ttl: secs("CHANNEL_TTL_SECS", 3 * 24 * 60 * 60)?,
             subscriber_ping: secs("SUBSCRIBER_PING_SECS", 2)?,
@@ -399,6 +430,8 @@ mod tests {
             ("ALLOWED_ORIGINS", "localhost:3000"),
             ("REDIS_CA_CERT", "/nonexistent/ca.pem"),
             ("LOG_FORMAT", "xml"),
+            ("TRUSTED_PROXY_HOPS", "-1"),
+            ("MAX_CONNECTIONS_PER_ADDRESS", "0"),
             ("REDIS_CLUSTER_URLS", "node-1:7000"),
             ("AUTH_JWT_SECRET", "too-short"),
             ("REDIS_WAIT_TIMEOUT_MS", "3000"),

@@ -29,6 +29,10 @@ pub enum HandshakeError {
     ShuttingDown,
     #[error("this instance is at its connection limit; connect again")]
     TooManyConnections,
+    #[error("this client id has too many connections open; close one first")]
+    TooManyForClient,
+    #[error("too many connections from this address; close one first or connect later")]
+    TooManyFromAddress,
 }
 
 impl HandshakeError {
@@ -44,6 +48,8 @@ impl HandshakeError {
             HandshakeError::Unauthorized(_) => "unauthorized",
             HandshakeError::ShuttingDown => "shutting_down",
             HandshakeError::TooManyConnections => "too_many_connections",
+            HandshakeError::TooManyForClient => "too_many_connections_for_client",
+            HandshakeError::TooManyFromAddress => "too_many_connections_from_address",
         }
     }
 }
@@ -65,7 +71,9 @@ impl HandshakeError {
             HandshakeError::Unauthorized(AuthError::ChannelNotGranted) => Some(4403),
             HandshakeError::Unauthorized(_) => Some(4401),
             HandshakeError::OriginNotAllowed(_) => Some(4403),
-            HandshakeError::TooManyConnections => Some(4429),
+            HandshakeError::TooManyConnections
+            | HandshakeError::TooManyForClient
+            | HandshakeError::TooManyFromAddress => Some(4429),
             HandshakeError::ShuttingDown => Some(1012),
             HandshakeError::NotWebSocket(_) => None,
         }
@@ -79,6 +87,9 @@ impl ResponseError for HandshakeError {
             HandshakeError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             HandshakeError::ShuttingDown | HandshakeError::TooManyConnections => {
                 StatusCode::SERVICE_UNAVAILABLE
+            }
+            HandshakeError::TooManyForClient | HandshakeError::TooManyFromAddress => {
+                StatusCode::TOO_MANY_REQUESTS
             }
             _ => StatusCode::BAD_REQUEST,
         }

@@ -7,6 +7,7 @@
 
 use std::{
     collections::HashMap,
+    mem,
     sync::{
         Arc, Mutex, MutexGuard,
         atomic::{AtomicU64, Ordering},
@@ -22,6 +23,7 @@ use crate::{
     bus::{Bus, BusEvent, ConnKey, EventSink},
     metrics::Metrics,
     outbox::{Offered, Outbound, Outbox},
+    presence_batch::PresenceBatch,
 };
 
 /// What the hub keeps of a local connection.
@@ -38,6 +40,9 @@ struct LocalChannel {
     subscribed: watch::Receiver<bool>,
     /// The latest count of a large channel, not yet sent (see [`Hub::send_online_counts`]).
     unsent_online_count: Option<u64>,
+    /// Presence events not yet sent (see [`Hub::send_presence_batches`]); boxed, since most
+    /// channels have none most of the time.
+    unsent_presence: Option<Box<PresenceBatch>>,
 }
 
 pub struct Hub {
@@ -47,6 +52,9 @@ pub struct Hub {
     metrics: Arc<Metrics>,
     /// Above this many online, presence events are summed up into a periodic count.
     presence_detail_max: u64,
+    /// Channels with an unsent presence batch, so sending them does not visit every channel.
+    /// Locked after `channels` when both are held.
+    presence_pending: Mutex<Vec<ChannelId>>,
 }
 
 /// A member's place in the hub, returned by [`Hub::join`] and given back to [`Hub::leave`].
@@ -58,6 +66,7 @@ impl Hub {
         Self {
             channels: Mutex::default(),
             next_member: AtomicU64::new(0),
+            presence_pending: Mutex::default(),
             metrics,
             presence_detail_max,
         }
@@ -84,6 +93,7 @@ impl Hub {
                 members: HashMap::new(),
                 subscribed: bus.subscribe(channel),
                 unsent_online_count: None,
+                unsent_presence: None,
             });
         local.members.insert(id, member);
         (MemberId(id), local.subscribed.clone())
@@ -150,6 +160,32 @@ impl Hub {
         }
     }
 
+    /// Sends each channel's presence events since the last call, coalesced to one frame per
+    /// client id: called every `PRESENCE_BATCH_MS`, so a burst of joins and leaves costs each
+    /// member a frame per client id per window, not one per event.
+    pub fn send_presence_batches(&self) {
+        let pending = mem::take(
+            &mut *self
+                .presence_pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        for channel in pending {
+            let batch = self
+                .lock()
+                .get_mut(&channel)
+                .and_then(|local| local.unsent_presence.take());
+            let Some(batch) = batch else { continue };
+            // Serialized outside the lock, once for every local member.
+            let frames: Vec<Outbound> = batch.into_frames().iter().map(Outbound::frame).collect();
+            if let Some(local) = self.lock().get(&channel) {
+                for outbound in &frames {
+                    self.offer_to_all(local, outbound);
+                }
+            }
+        }
+    }
+
     fn offer_to_all(&self, local: &LocalChannel, outbound: &Outbound) {
         for member in local.members.values() {
             if let Offered::TooSlow { first_close } = member.outbox.offer(outbound.clone()) {
@@ -185,17 +221,34 @@ impl EventSink for Hub {
     }
 
     fn deliver(&self, channel: &ChannelId, event: BusEvent) {
-        if let BusEvent::Presence { online_count, .. } = &event {
+        if let BusEvent::Presence {
+            event,
+            client_id,
+            online_count,
+        } = event
+        {
             let mut channels = self.lock();
             let Some(local) = channels.get_mut(channel) else {
                 return;
             };
-            if *online_count > self.presence_detail_max {
-                local.unsent_online_count = Some(*online_count);
+            if online_count > self.presence_detail_max {
+                local.unsent_online_count = Some(online_count);
                 return;
             }
             // This event carries a newer count than any summary still to be sent.
             local.unsent_online_count = None;
+            if local.unsent_presence.is_none() {
+                self.presence_pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(channel.clone());
+            }
+            local.unsent_presence.get_or_insert_with(Box::default).add(
+                event,
+                client_id,
+                online_count,
+            );
+            return;
         }
         let frame = match event {
             BusEvent::Message(message) => {

@@ -3,6 +3,7 @@
 //! Stateless instances behind a load balancer without session affinity; every instance sees
 //! every message of the channels its clients are in through the [`bus`].
 //!
+//! - [`admission`]: connections per client id and per source address.
 //! - [`auth`]: optional HS256 tokens checked before the upgrade.
 //! - [`config`]: settings from the environment, validated up front.
 //! - [`startup`]: builds the app on a listener (port 0 in tests) and runs it until a stop
@@ -16,9 +17,11 @@
 //! - [`bus`]: the store-and-publish engines (embedded, Redis, Redis Cluster) behind one trait.
 //! - [`logging`]: human or Cloud Logging JSON lines.
 //! - [`metrics`]: counters and gauges served at `/metrics`.
-//! - [`presence`]: keeps this instance's connections present in the shared roster, and tells
-//!   large channels how many are online.
+//! - [`presence`]: keeps this instance's connections present in the shared roster, sends
+//!   each channel's presence events in short batches ([`presence_batch`]), and tells large
+//!   channels how many are online.
 
+pub mod admission;
 pub mod auth;
 pub mod bus;
 pub mod config;
@@ -28,6 +31,7 @@ pub mod logging;
 pub mod metrics;
 pub mod outbox;
 pub mod presence;
+pub mod presence_batch;
 pub mod routes;
 pub mod session;
 pub mod shutdown;

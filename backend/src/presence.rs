@@ -1,6 +1,7 @@
 //! Keeps this instance's connections present in the shared roster (entries that stop being
-//! refreshed, because the instance crashed, expire after the presence TTL), and tells the
-//! members of large channels how many are online.
+//! refreshed, because the instance crashed, expire after the presence TTL), sends presence
+//! events to local members in short batches, and tells the members of large channels how
+//! many are online.
 
 use std::{sync::Arc, time::Duration};
 
@@ -20,6 +21,20 @@ pub async fn keep_fresh(state: Arc<AppState>) {
             if let Err(e) = state.bus.refresh_presence(&channel, &members).await {
                 log::warn!(channel:% = channel, error:% = e; "Presence refresh failed.");
             }
+        }
+    }
+}
+
+/// Sends each channel's coalesced presence events every `PRESENCE_BATCH_MS`, until shutdown.
+pub async fn announce_presence_batches(state: Arc<AppState>) {
+    let stop = state.shutdown.wait();
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(state.settings.presence_batch);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tick.tick() => state.hub.send_presence_batches(),
         }
     }
 }

@@ -80,6 +80,7 @@ impl Application {
         let state = Arc::new(AppState::new(settings, hub, bus, metrics));
         tokio::spawn(presence::keep_fresh(state.clone()));
         tokio::spawn(presence::announce_online_counts(state.clone()));
+        tokio::spawn(presence::announce_presence_batches(state.clone()));
 
         let data = web::Data::from(state.clone());
         let upgrades = state.clone();

@@ -8,10 +8,12 @@ use std::sync::{
 use protocol::MessageLimits;
 
 use crate::{
+    admission::Admission,
     bus::{Bus, ConnKey},
     config::Settings,
     hub::Hub,
     metrics::Metrics,
+    session::{RateLimit, SendBudgets},
     routes::health::ReadinessLog,
     shutdown::{ConnectionTracker, Shutdown},
 };
@@ -26,6 +28,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Why `/readyz` last failed, so it is logged once per change, not once per probe.
     pub readiness: ReadinessLog,
+    /// Send budgets per channel and client id, kept across reconnects until refilled.
+    pub send_budgets: SendBudgets,
+    /// Open connections per client id and per source address.
+    pub admission: Arc<Admission>,
     /// Unique per process, so connection keys of two instances (or two runs of one
     /// revision) never collide in shared presence.
     pub instance_id: String,
@@ -40,6 +46,14 @@ impl AppState {
         metrics: Arc<Metrics>,
     ) -> Self {
         let instance_id = settings.instance_id.clone();
+        let send_budgets = SendBudgets::new(RateLimit {
+            per_second: settings.rate_limit_per_sec,
+            burst: settings.rate_limit_burst,
+        });
+        let admission = Arc::new(Admission::new(
+            settings.max_connections_per_client,
+            settings.max_connections_per_address,
+        ));
         Self {
             limits: MessageLimits {
                 max_chars: settings.max_message_chars,
@@ -51,6 +65,8 @@ impl AppState {
             connections: Arc::default(),
             metrics,
             readiness: ReadinessLog::default(),
+            send_budgets,
+            admission,
             instance_id,
             next_connection: AtomicU64::new(0),
         }

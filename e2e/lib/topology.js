@@ -72,7 +72,7 @@ export async function startTopology(label, { backendEnv = {}, replica = false } 
           ALLOWED_ORIGINS: origin,
           RUST_LOG: "info",
           WORKERS: "1",
-          // The tests type faster than people: lift the per-connection send rate limit.
+          // The tests type faster than people: lift the per-client send rate limit.
           RATE_LIMIT_PER_SEC: "200",
           RATE_LIMIT_BURST: "200",
           ...backendEnv,

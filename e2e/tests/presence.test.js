@@ -80,3 +80,46 @@ test("past the detail limit the page shows how many are online, not stale names"
     await large.stop();
   }
 });
+
+test("a burst of people coming and going redraws the list once per batch and ends right", async () => {
+  const alice = await openUser(browser, topology);
+  await join(alice, "churn", "alice");
+  await alice.page.evaluate(() => {
+    window.redrawTimes = [];
+    new MutationObserver(() => window.redrawTimes.push(performance.now())).observe(
+      document.querySelector("#online"),
+      { childList: true },
+    );
+  });
+
+  // Another browser, as raw WebSockets: 30 people arrive at once and stay, then one person
+  // connects and disconnects 100 times in a row.
+  const driver = await openUser(browser, topology);
+  await driver.page.evaluate(async () => {
+    const base = `${document.body.dataset.backendUrl}/ws/churn/`;
+    const welcomed = (name) =>
+      new Promise((resolve, reject) => {
+        const socket = new WebSocket(base + name);
+        socket.onmessage = () => resolve(socket);
+        socket.onerror = () => reject(new Error(`${name} could not connect`));
+      });
+    window.crowd = await Promise.all(Array.from({ length: 30 }, (_, i) => welcomed(`guest${i}`)));
+    for (let i = 0; i < 100; i++) (await welcomed("churner")).close();
+  });
+  await alice.page.waitForFunction(() => document.querySelector("#online-count").textContent === "31", null, {
+    timeout: 10000,
+  });
+  // Let the last batches land.
+  await alice.page.waitForTimeout(1000);
+  const names = await onlineNames(alice.page);
+  assert.equal(names.length, 31);
+  assert.ok(!names.includes("churner"), "the churner is listed after leaving");
+  // The server sends a batch every 200 ms; the page redraws once per batch, never once per
+  // frame of it (30 joins arriving together were 30 redraws).
+  const times = await alice.page.evaluate(() => window.redrawTimes);
+  const close = times.slice(1).filter((t, i) => t - times[i] < 40).length;
+  assert.equal(close, 0, `redraws ${JSON.stringify(times.map(Math.round))}`);
+  const churnLines = (await notices(alice.page)).filter((n) => n.startsWith("churner"));
+  assert.ok(churnLines.length <= times.length, `${churnLines.length} churner lines`);
+  await driver.context.close();
+});

@@ -64,6 +64,10 @@ resource "google_cloud_run_v2_service" "backend" {
         value = "8" # Cloud Run sends SIGKILL 10 s after SIGTERM
       }
       env {
+        name  = "TRUSTED_PROXY_HOPS" # the front end appends the client's address to X-Forwarded-For
+        value = "1"
+      }
+      env {
         name  = "LOG_FORMAT" # JSON lines for Cloud Logging (also the default when K_SERVICE is set)
         value = "json"
       }

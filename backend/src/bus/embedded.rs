@@ -148,6 +148,12 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// At most `limit` retained messages after `id`, oldest first.
+fn after(state: &ChannelState, id: MessageId, limit: usize) -> Vec<ChatMessage> {
+    let start = state.log.partition_point(|m| m.id <= id);
+    state.log.range(start..).take(limit).cloned().collect()
+}
+
 fn roster(state: &ChannelState) -> Roster {
     Roster {
         online: state
@@ -228,6 +234,7 @@ impl Bus for EmbeddedBus {
         &self,
         channel: &ChannelId,
         resume: Option<&Resume>,
+        limit: usize,
     ) -> Result<History, BusError> {
         let mut channels = self.lock();
         let state = channels
@@ -245,22 +252,31 @@ impl Bus for EmbeddedBus {
             && epoch::recoverable(resume, &incarnation, holds)
         {
             return Ok(History {
-                messages: state
-                    .log
-                    .iter()
-                    .filter(|m| m.id > resume.since)
-                    .cloned()
-                    .collect(),
+                messages: after(state, resume.since, limit),
                 recovered: true,
                 epoch: state.epoch.clone(),
             });
         }
         let skip = state.log.len().saturating_sub(self.policy.history_limit);
         Ok(History {
-            messages: state.log.iter().skip(skip).cloned().collect(),
+            messages: state.log.iter().skip(skip).take(limit).cloned().collect(),
             recovered: false,
             epoch: state.epoch.clone(),
         })
+    }
+
+    async fn history_after(
+        &self,
+        channel: &ChannelId,
+        after: MessageId,
+        epoch: &Epoch,
+        limit: usize,
+    ) -> Result<Option<Vec<ChatMessage>>, BusError> {
+        let channels = self.lock();
+        Ok(channels
+            .get(channel)
+            .filter(|state| state.epoch == *epoch && after >= state.max_trimmed)
+            .map(|state| self::after(state, after, limit)))
     }
 
     async fn join_presence(

@@ -137,14 +137,29 @@ pub trait Bus: Send + Sync + 'static {
         nonce: Option<&str>,
     ) -> Result<MessageId, BusError>;
 
-    /// The messages a client joining with (or without) a resume position must be replayed.
-    /// Recovered only when the position is provably in the channel's current history (see
-    /// [`epoch::recoverable`]); never after that history was lost and created again.
+    /// The first `limit` messages a client joining with (or without) a resume position must
+    /// be replayed; the rest follows page by page from [`Bus::history_after`], so a replay is
+    /// never held whole. Recovered only when the position is provably in the channel's
+    /// current history (see [`epoch::recoverable`]); never after that history was lost and
+    /// created again.
     async fn history(
         &self,
         channel: &ChannelId,
         resume: Option<&Resume>,
+        limit: usize,
     ) -> Result<History, BusError>;
+
+    /// The next page of a replay: at most `limit` messages after `after`, oldest first, of
+    /// the history `epoch` names. `None` when messages right after `after` are no longer kept
+    /// (trimmed while the client was being replayed, or the history was lost and created
+    /// again): going on would leave a gap.
+    async fn history_after(
+        &self,
+        channel: &ChannelId,
+        after: MessageId,
+        epoch: &Epoch,
+        limit: usize,
+    ) -> Result<Option<Vec<ChatMessage>>, BusError>;
 
     /// Registers one connection of `client` as present, announcing a `join` if it is the
     /// client's first connection to the channel on any instance.

@@ -146,7 +146,7 @@ impl Outbox {
     /// Queues a live event without waiting. A connection that cannot take it is closed
     /// (1013); the client resumes with `since` and misses nothing.
     pub fn offer(&self, frame: Outbound) -> Offered {
-        match self.queue.try_push(frame, true) {
+        match self.queue.try_push(frame) {
             Ok(()) => Offered::Queued,
             Err(Refused::Full(_)) => Offered::TooSlow {
                 first_close: self.closer.request(
@@ -159,14 +159,35 @@ impl Outbox {
         }
     }
 
-    /// Queues a reply to the client's own frame, waiting for room: only the connection's
-    /// own reader ever waits here. Once a close is requested the writer stops draining the
+    /// Queues a reply to the client's own frame, waiting for room (in frames and bytes):
+    /// only the connection's own reader ever waits here. Once a close is requested the writer stops draining the
     /// queue, so the wait ends there too.
     pub async fn send(&self, frame: Outbound) -> Result<(), Gone> {
         tokio::select! {
             sent = self.queue.push(frame) => sent,
             _ = self.closer.requested() => Err(Gone),
         }
+    }
+
+    /// Queues a frame of the joining client's replay, ahead of live frames, once there is
+    /// room: the replay is read page by page as the socket drains, never held whole.
+    pub async fn replay(&self, frame: Outbound) -> Result<(), Gone> {
+        tokio::select! {
+            sent = self.queue.push_replay(frame) => sent,
+            _ = self.closer.requested() => Err(Gone),
+        }
+    }
+
+    /// The replay is complete; live frames follow. Until then none are written.
+    pub fn end_replay(&self) {
+        self.queue.end_replay();
+    }
+
+    /// The session is over: drops everything still queued (nothing more is written after a
+    /// close request) and refuses anything more, so a client that stopped reading holds no
+    /// replay or backlog while its close frame waits.
+    pub fn discard(&self) {
+        self.queue.close();
     }
 
     pub fn closer(&self) -> &Arc<Closer> {

@@ -8,7 +8,7 @@
 //! socket, to [`upgrade`], which answers `101` and gives the socket to the session. A plain
 //! `GET` of the same path goes through the router to [`connect`] and is refused.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, net::IpAddr, sync::Arc};
 
 use actix_codec::{Framed, FramedParts};
 use actix_http::{
@@ -27,7 +27,13 @@ use futures_util::SinkExt;
 use protocol::{ChannelId, ClientId, Epoch, MessageId};
 
 use super::refusal;
-use crate::{auth::AuthError, error::HandshakeError, session, state::AppState};
+use crate::{
+    admission::{Crowded, Slot, client_address},
+    auth::AuthError,
+    error::HandshakeError,
+    session,
+    state::AppState,
+};
 
 /// A `GET` without `Upgrade`: refused like any bad handshake, after the same checks.
 pub async fn connect(
@@ -51,18 +57,20 @@ pub async fn upgrade(
     mut framed: Framed<TcpStream, h1::Codec>,
 ) -> Result<(), actix_web::Error> {
     let head = req.head();
+    let peer = framed.io_ref().peer_addr().ok().map(|a| a.ip());
     let accepted = validate(head, &state).and_then(|request| {
         let connection = state
             .connections
             .try_track(state.settings.max_connections)
             .ok_or(HandshakeError::TooManyConnections)?;
+        let slot = admit(head, &state, &request, peer)?;
         let response = actix_http::ws::handshake(head)
             .map_err(|e| HandshakeError::NotWebSocket(e.to_string()))?
             .finish()
             .drop_body();
-        Ok((request, connection, response))
+        Ok((request, (connection, slot), response))
     });
-    let (request, connection, response) = match accepted {
+    let (request, (connection, _slot), response) = match accepted {
         Ok(accepted) => accepted,
         Err(Refusal::NotFound) => return Ok(refuse(&mut framed, not_found()).await?),
         Err(Refusal::Bad(e)) => {
@@ -116,6 +124,28 @@ async fn refuse(
     framed.feed(h1::Message::Chunk(Some(body))).await?;
     framed.send(h1::Message::Chunk(None)).await?;
     framed.close().await
+}
+
+/// Takes a place among the client id's and the source address's connections.
+fn admit(
+    head: &RequestHead,
+    state: &AppState,
+    request: &session::Request,
+    peer: Option<IpAddr>,
+) -> Result<Slot, HandshakeError> {
+    let forwarded_for: Vec<&str> = head
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let address = client_address(&forwarded_for, peer, state.settings.trusted_proxy_hops);
+    state
+        .admission
+        .try_admit(&request.client, address)
+        .map_err(|crowded| match crowded {
+            Crowded::Client => HandshakeError::TooManyForClient,
+            Crowded::Address => HandshakeError::TooManyFromAddress,
+        })
 }
 
 /// `/ws/{channel}/{client}`, both segments present.

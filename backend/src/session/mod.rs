@@ -3,7 +3,8 @@
 //! Joining follows one rule that makes replay and live delivery meet without a gap or a
 //! duplicate: subscribe first, read history second. The connection is in the hub (so live
 //! events queue up for it) and the bus subscription is confirmed before history is read;
-//! the writer then drops any queued message whose id it already replayed.
+//! the replay ([`replay`]) goes out page by page ahead of them, and the writer then drops
+//! any queued message whose id it already replayed.
 //!
 //! The session task reads the client's frames (`reader`); the connection's [`Writer`] sends
 //! the greeting, then drains the connection's bounded outbound queue; [`serve`] moves the
@@ -14,6 +15,7 @@ pub mod incoming;
 mod rate_limit;
 pub mod read_check;
 mod reader;
+mod replay;
 mod socket;
 mod writer;
 
@@ -30,7 +32,11 @@ use self::{
     incoming::IncomingFrames,
     writer::{Greeting, GreetingSender},
 };
-pub use self::{socket::serve, writer::Writer};
+pub use self::{
+    rate_limit::{RateLimit, SendBudgets},
+    socket::serve,
+    writer::Writer,
+};
 use crate::{
     bus::{BusError, ConnKey, History, Resume, Roster},
     hub::Member,
@@ -123,12 +129,18 @@ async fn run(
     .await;
     match joined {
         Ok((roster, history)) => {
-            let greeting = greeting(&state.instance_id, &request, roster, history);
+            let greeting = greeting(&state.instance_id, &request, roster, &history);
             // Fails only when the connection is already over.
             if greet.send(greeting).is_ok() {
-                incoming = reader::Reader::new(&state, &request, incoming, outbox.clone())
-                    .run()
-                    .await;
+                let replay = replay::send(
+                    &state,
+                    &request.channel,
+                    &history.epoch,
+                    history.messages,
+                    &outbox,
+                );
+                let reading = reader::Reader::new(&state, &request, incoming, outbox.clone()).run();
+                incoming = replay::alongside(replay, reading).await;
             }
         }
         Err(e) => {
@@ -164,6 +176,7 @@ async fn run(
     // client that has not read the close frame yet.
     let closer = outbox.closer();
     closer.farewell(CloseCode::Away, "connection ended");
+    outbox.discard();
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, incoming.until_closed()).await;
     closer.hang_up();
     drop(connection);
@@ -193,31 +206,25 @@ async fn join(
     *presence_registered = true;
     let history = state
         .bus
-        .history(&request.channel, request.resume().as_ref())
+        .history(&request.channel, request.resume().as_ref(), replay::PAGE)
         .await?;
     Ok((roster, history))
 }
 
-/// `welcome` and the replay, and the last replayed id, from which live messages continue.
-fn greeting(instance: &str, request: &Request, roster: Roster, history: History) -> Greeting {
+/// `welcome`, and the id from which the replay (its first page is in `history`, see
+/// [`replay`]) and live messages continue.
+fn greeting(instance: &str, request: &Request, roster: Roster, history: &History) -> Greeting {
     let welcome = ServerFrame::Welcome {
         channel_id: request.channel.clone(),
         client_id: request.client.clone(),
         online: roster.online,
         online_count: roster.online_count,
         recovered: history.recovered,
-        epoch: Some(history.epoch),
+        epoch: Some(history.epoch.clone()),
         instance: instance.to_owned(),
     };
-    let mut frames = Vec::with_capacity(1 + history.messages.len());
-    frames.push(welcome.to_json().into());
-    let mut last_replayed = request.since.filter(|_| history.recovered);
-    for message in history.messages {
-        last_replayed = Some(message.id);
-        frames.push(ServerFrame::Message(message).to_json().into());
-    }
     Greeting {
-        frames,
-        last_replayed,
+        frames: vec![welcome.to_json().into()],
+        last_replayed: request.since.filter(|_| history.recovered),
     }
 }

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::{
     ClientFrames, Request,
     incoming::{Incoming, ReadError},
-    rate_limit::{RateLimit, TokenBucket},
+    rate_limit::SendBudget,
 };
 use crate::{
     bus::BusError,
@@ -24,7 +24,7 @@ pub struct Reader<'a> {
     request: &'a Request,
     incoming: ClientFrames,
     outbox: Outbox,
-    sends: TokenBucket,
+    sends: SendBudget,
 }
 
 impl<'a> Reader<'a> {
@@ -34,16 +34,15 @@ impl<'a> Reader<'a> {
         incoming: ClientFrames,
         outbox: Outbox,
     ) -> Self {
-        let limit = RateLimit {
-            per_second: state.settings.rate_limit_per_sec,
-            burst: state.settings.rate_limit_burst,
-        };
+        let sends = state
+            .send_budgets
+            .get(&request.channel, &request.client, Instant::now());
         Self {
             state,
             request,
             incoming,
             outbox,
-            sends: TokenBucket::new(limit, Instant::now()),
+            sends,
         }
     }
 

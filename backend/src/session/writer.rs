@@ -4,7 +4,7 @@
 //! The socket's I/O ([`super::socket`]) polls it whenever the socket can take more, and a
 //! frame offered to the connection's queue wakes it directly: no task in between, and every
 //! frame that queued up while the socket was busy is encoded into one chunk, so it leaves in
-//! one write. The order on the wire is always: the greeting (`welcome` and the replay), then
+//! one write. The order on the wire is always: the greeting (`welcome`), the replay, then
 //! live frames, then the close frame; the stream ends (and the server hangs up) when the
 //! session says so.
 
@@ -38,8 +38,8 @@ const CHUNK_BYTES: usize = 64 * 1024;
 const MAX_CONTROL_PAYLOAD: usize = 125;
 const MAX_CLOSE_REASON: usize = MAX_CONTROL_PAYLOAD - 2;
 
-/// What the session sends first, once the client has joined: `welcome` and the replay (or
-/// the refusal), and the last replayed id, from which live messages continue.
+/// What the session sends first, once the client has joined: `welcome` (or the refusal),
+/// and the id after which the replay (queued page by page) and live messages continue.
 pub struct Greeting {
     pub frames: Vec<ByteString>,
     pub last_replayed: Option<MessageId>,
@@ -60,7 +60,8 @@ pub type GreetingSender = oneshot::Sender<Greeting>;
 
 pub struct Writer {
     greeting: Option<oneshot::Receiver<Greeting>>,
-    replay: VecDeque<ByteString>,
+    /// The greeting's frames not yet written; the replay comes through the queue.
+    greeting_frames: VecDeque<ByteString>,
     inbox: Inbox,
     closer: Arc<Closer>,
     last_sent: Option<MessageId>,
@@ -85,7 +86,7 @@ impl Writer {
         let (gone, writer_gone) = oneshot::channel();
         let writer = Self {
             greeting: Some(greeting),
-            replay: VecDeque::new(),
+            greeting_frames: VecDeque::new(),
             inbox,
             closer,
             last_sent: None,
@@ -109,7 +110,7 @@ impl Writer {
             Poll::Pending => false,
             Poll::Ready(greeting) => {
                 if let Ok(greeting) = greeting {
-                    self.replay = greeting.frames.into();
+                    self.greeting_frames = greeting.frames.into();
                     self.last_sent = greeting.last_replayed;
                 }
                 self.greeting = None;
@@ -118,15 +119,15 @@ impl Writer {
         }
     }
 
-    fn write_replay(&mut self) {
+    fn write_greeting(&mut self) {
         while self.chunk.len() < CHUNK_BYTES
-            && let Some(text) = self.replay.pop_front()
+            && let Some(text) = self.greeting_frames.pop_front()
         {
             self.encode(Message::Text(text));
         }
     }
 
-    /// Encodes every live frame queued so far, up to a chunk.
+    /// Encodes every frame queued so far (only the replay's while it lasts), up to a chunk.
     fn write_live(&mut self, cx: &mut Context<'_>) -> Queue {
         loop {
             if self.chunk.len() >= CHUNK_BYTES {
@@ -186,19 +187,19 @@ impl Stream for Writer {
         // Registered before the close state is read, so a request in between still wakes us.
         this.closer.register_writer(cx.waker());
         let greeted = this.poll_greeting(cx);
-        this.write_replay();
-        let replayed = greeted && this.replay.is_empty();
+        this.write_greeting();
+        let greeted = greeted && this.greeting_frames.is_empty();
         // After a close request nothing more is sent, unless the request lets what was
         // queued before it go out first.
         let mut drained = true;
-        if replayed && (!this.closer.is_requested() || this.closer.drains()) {
+        if greeted && (!this.closer.is_requested() || this.closer.drains()) {
             match this.write_live(cx) {
                 Queue::Ended => this.finished = true,
                 Queue::More => drained = false,
                 Queue::Empty => {}
             }
         }
-        if replayed
+        if greeted
             && drained
             && !this.close_sent
             && let Some(reason) = this.closer.farewell_due()
@@ -286,11 +287,45 @@ mod tests {
             last_replayed: Some(MessageId::new(1, 2)),
         };
         assert!(greet.send(greeting).is_ok());
+        outbox.end_replay();
         let Poll::Ready(Some(chunk)) = poll(&mut writer) else {
             panic!("the greeting and the queued frame were not written");
         };
         assert_eq!(texts(&frames(chunk)), ["welcome", "m1", "m2", "m3"]);
         assert!(poll(&mut writer).is_pending());
+    }
+
+    #[tokio::test]
+    async fn the_replay_goes_ahead_of_live_frames_which_wait_for_its_end() {
+        let (mut writer, greet, outbox) = writer();
+        for seq in 2..=4 {
+            assert_eq!(outbox.offer(message(seq)), Offered::Queued);
+        }
+        let greeting = Greeting {
+            frames: vec!["welcome".into()],
+            last_replayed: None,
+        };
+        assert!(greet.send(greeting).is_ok());
+        for seq in 1..=3 {
+            assert!(outbox.replay(message(seq)).await.is_ok());
+        }
+        let Poll::Ready(Some(chunk)) = poll(&mut writer) else {
+            panic!("the replay was not written");
+        };
+        assert_eq!(texts(&frames(chunk)), ["welcome", "m1", "m2", "m3"]);
+        assert!(
+            poll(&mut writer).is_pending(),
+            "live frames before the replay ended"
+        );
+        outbox.end_replay();
+        let Poll::Ready(Some(chunk)) = poll(&mut writer) else {
+            panic!("live frames were not written after the replay");
+        };
+        assert_eq!(
+            texts(&frames(chunk)),
+            ["m4"],
+            "a replayed message was sent twice"
+        );
     }
 
     #[test]

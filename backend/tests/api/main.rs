@@ -6,7 +6,9 @@
 mod cluster_harness;
 mod helpers;
 
+mod admission;
 mod auth;
+mod bounds;
 mod browser_refusals;
 mod chaos;
 mod chat;

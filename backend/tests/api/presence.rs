@@ -9,6 +9,7 @@ use crate::{helpers::*, on_every_engine};
 on_every_engine!(
     presence_follows_client_ids_across_instances,
     a_large_channel_hears_the_count_once_a_second_instead_of_each_join,
+    join_leave_churn_reaches_members_coalesced,
 );
 
 fn online(welcome: &ServerFrame) -> (Vec<String>, u64) {
@@ -214,4 +215,59 @@ async fn a_large_channel_hears_the_count_once_a_second_instead_of_each_join(engi
     )
     .await;
     assert!(quiet.is_err(), "a stale count after the leave: {heard:?}");
+}
+
+/// One client connects and disconnects 300 times as fast as it can, while another comes and
+/// stays: a watching member hears about it in a bounded number of frames (once 600, one per
+/// event), and ends up with the right view of who is online.
+async fn join_leave_churn_reaches_members_coalesced(engine: Engine) {
+    const CYCLES: u32 = 300;
+    const BATCH_MS: u64 = 200;
+    let d = Deployment::start(engine, &[("PRESENCE_BATCH_MS", "200")]).await;
+    let (mut watcher, welcome) = Client::join(&d.a().ws_url("room", "watcher")).await;
+    let mut online: std::collections::BTreeSet<String> = online(&welcome).0.into_iter().collect();
+    let mut count = 0;
+    let mut frames = 0;
+    let mut apply = |frame: ServerFrame| {
+        if let ServerFrame::Presence {
+            event,
+            client_id,
+            online_count,
+        } = frame
+        {
+            frames += 1;
+            count = online_count;
+            match event {
+                PresenceEvent::Join => online.insert(client_id.to_string()),
+                PresenceEvent::Leave => online.remove(client_id.as_str()),
+            };
+        }
+    };
+    let started = std::time::Instant::now();
+    for i in 0..CYCLES {
+        let (churner, _) = Client::join(&d.b().ws_url("room", "churner")).await;
+        drop(churner);
+        if i == CYCLES / 2 {
+            let (stayer, _) = Client::join(&d.b().ws_url("room", "stayer")).await;
+            std::mem::forget(stayer);
+        }
+    }
+    let churn = started.elapsed();
+    // Read what came, until nothing more for a few batches.
+    while let Ok(frame) =
+        tokio::time::timeout(Duration::from_millis(4 * BATCH_MS + 500), watcher.next()).await
+    {
+        apply(frame);
+    }
+    let windows = churn.as_millis() as u64 / BATCH_MS + 3;
+    // At most one frame per client id (watcher, churner, stayer) per batch.
+    let bound = 3 * windows;
+    assert!(
+        frames <= bound,
+        "{frames} presence frames for {CYCLES} cycles in {churn:?} (bound {bound})"
+    );
+    let expected: std::collections::BTreeSet<String> =
+        ["stayer", "watcher"].map(String::from).into();
+    assert_eq!(online, expected);
+    assert_eq!(count, 2);
 }

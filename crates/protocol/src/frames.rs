@@ -18,6 +18,9 @@ pub const MAX_NONCE_CHARS: usize = 64;
 pub const MAX_WELCOME_ONLINE: usize = 1000;
 /// Default longest message text, in Unicode scalar values.
 pub const DEFAULT_MAX_MESSAGE_CHARS: usize = 4096;
+/// Longest part of a client's input an `error` frame quotes back, in characters: a reply
+/// must never grow with what the client sent.
+pub const MAX_ECHO_CHARS: usize = 64;
 
 /// A message as stored in a channel's history and delivered to its members.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,7 +188,7 @@ impl ClientFrame {
             Some(Value::String(kind)) if kind == "send" => {}
             Some(Value::String(kind)) => {
                 return Err(FrameError::bad(
-                    format!("unknown frame type {kind:?}"),
+                    format!("unknown frame type {}", quote(kind)),
                     nonce,
                 ));
             }
@@ -210,6 +213,14 @@ impl ClientFrame {
             });
         }
         Ok(ClientFrame::Send { message, nonce })
+    }
+}
+
+/// `text` quoted for an error message, cut to [`MAX_ECHO_CHARS`] characters (marked `…`).
+fn quote(text: &str) -> String {
+    match text.char_indices().nth(MAX_ECHO_CHARS) {
+        None => format!("{text:?}"),
+        Some((end, _)) => format!("{:?}…", &text[..end]),
     }
 }
 
@@ -303,6 +314,16 @@ mod tests {
         );
         let err = ClientFrame::parse(&long_nonce, &limits()).unwrap_err();
         assert_eq!((err.code, err.nonce), (ErrorCode::BadFrame, None));
+    }
+
+    #[test]
+    fn an_unknown_type_is_quoted_back_cut_short() {
+        let err = ClientFrame::parse(r#"{"type":"shout"}"#, &limits()).unwrap_err();
+        assert_eq!(err.message, r#"unknown frame type "shout""#);
+        let long = format!(r#"{{"type":"{}"}}"#, "\\u0001".repeat(10_000));
+        let err = ClientFrame::parse(&long, &limits()).unwrap_err();
+        let quoted = r#"\u{1}"#.repeat(MAX_ECHO_CHARS);
+        assert_eq!(err.message, format!(r#"unknown frame type "{quoted}"…"#));
     }
 
     #[test]

@@ -19,6 +19,9 @@ function newSession(channel, name) {
     outbox: new Map(),
     online: new Set(),
     onlineCount: 0,
+    /** During a presence batch: who was online before it, per person it names. */
+    presenceBefore: null,
+    presenceTimer: 0,
     unread: 0,
     attempt: 0,
     connectedAt: 0,

@@ -47,6 +47,8 @@ impl Backend {
             .env("PORT", port.to_string())
             .env("RATE_LIMIT_PER_SEC", "1000")
             .env("RATE_LIMIT_BURST", "1000")
+            // Every connection comes from the loopback.
+            .env("MAX_CONNECTIONS_PER_ADDRESS", "1000000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()

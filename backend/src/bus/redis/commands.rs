@@ -335,10 +335,18 @@ impl RedisCommands {
         Ok(())
     }
 
+    /// Messages kept per channel: the most a backfill can need.
+    pub fn history_max(&self) -> usize {
+        self.policy.history_max
+    }
+
+    /// The first `limit` messages a client joining with (or without) a resume position must
+    /// be replayed; the subscriber's backfill asks for all of them.
     pub async fn history(
         &self,
         channel: &ChannelId,
         resume: Option<&Resume>,
+        limit: usize,
     ) -> Result<History, BusError> {
         let keys = &ChannelKeys::new(channel);
         let since = &resume.map(|r| r.since.to_string()).unwrap_or_default();
@@ -356,25 +364,55 @@ impl RedisCommands {
                     .arg(claimed)
                     .arg(candidate.as_str())
                     .arg(self.channel_ttl_ms())
+                    .arg(limit)
                     .invoke_async(&mut c)
                     .await
             })
             .await?;
-        let recovered = recovered == 1;
-        let mut messages = entries
+        let messages = entries
             .into_iter()
             .map(|entry| message_from_entry(channel, entry))
             .collect::<Result<Vec<_>, _>>()?;
-        if !recovered {
-            // The script returns the recent window newest first.
-            messages.reverse();
-        }
         Ok(History {
             messages,
-            recovered,
+            recovered: recovered == 1,
             epoch: parse_epoch(&epoch)?,
         })
     }
+
+    /// The next page of a replay, `None` when entries right after `after` were trimmed or
+    /// the history is another than `epoch`.
+    pub async fn history_after(
+        &self,
+        channel: &ChannelId,
+        after: MessageId,
+        epoch: &Epoch,
+        limit: usize,
+    ) -> Result<Option<Vec<ChatMessage>>, BusError> {
+        let keys = &ChannelKeys::new(channel);
+        let after = &after.to_string();
+        let entries: Option<Vec<Entry>> = self
+            .with_connection(Some(&keys.log()), |mut c| async move {
+                self.scripts
+                    .history_after
+                    .key(keys.log())
+                    .arg(after)
+                    .arg(limit)
+                    .arg(epoch.as_str())
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        entries
+            .map(|entries| {
+                entries
+                    .into_iter()
+                    .map(|entry| message_from_entry(channel, entry))
+                    .collect()
+            })
+            .transpose()
+    }
+
 
     /// Where each channel's history stands (its epoch and newest message id, zero when it
     /// has none), creating an empty history for a channel without one. A burst of first

@@ -20,7 +20,7 @@ mod tracked;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use protocol::{ChannelId, ClientId, MessageId};
+use protocol::{ChannelId, ChatMessage, ClientId, Epoch, MessageId};
 use tokio::sync::{mpsc, watch};
 
 pub use self::commands::RedisSettings;
@@ -166,8 +166,19 @@ impl Bus for RedisBus {
         &self,
         channel: &ChannelId,
         resume: Option<&Resume>,
+        limit: usize,
     ) -> Result<History, BusError> {
-        self.commands.history(channel, resume).await
+        self.commands.history(channel, resume, limit).await
+    }
+
+    async fn history_after(
+        &self,
+        channel: &ChannelId,
+        after: MessageId,
+        epoch: &Epoch,
+        limit: usize,
+    ) -> Result<Option<Vec<ChatMessage>>, BusError> {
+        self.commands.history_after(channel, after, epoch, limit).await
     }
 
     async fn join_presence(

@@ -19,6 +19,7 @@ pub struct Scripts {
     pub publish: Script,
     pub history: Script,
     pub position: Script,
+    pub history_after: Script,
     pub presence_join: Script,
     pub presence_leave: Script,
     pub presence_refresh: Script,
@@ -37,6 +38,7 @@ impl Scripts {
         Self {
             publish: with_epoch(include_str!("lua/publish.lua")),
             history: with_epoch(include_str!("lua/history.lua")),
+            history_after: with_epoch(include_str!("lua/history_after.lua")),
             position: with_epoch(include_str!("lua/position.lua")),
             presence_join: with_prune(include_str!("lua/presence_join.lua")),
             presence_leave: with_prune(include_str!("lua/presence_leave.lua")),

@@ -104,7 +104,9 @@ impl Tracked {
         let Some(last) = self.wanted.get(channel).and_then(|s| s.last.clone()) else {
             return Ok(());
         };
-        let history = commands.history(channel, Some(&last)).await?;
+        let history = commands
+            .history(channel, Some(&last), commands.history_max())
+            .await?;
         if !history.recovered {
             log::warn!(channel:% = channel; "Messages were lost while the subscription was down; members must resume.");
             if let Some(subscription) = self.wanted.get_mut(channel) {

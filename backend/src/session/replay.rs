@@ -1,0 +1,79 @@
+//! A joining client's replay, read page by page as its socket drains.
+//!
+//! Each page is serialized only when the connection's queue has room for it (within the
+//! queue's limits, see [`crate::outbox`]), so a client that resumes from the start of a long
+//! history and reads nothing holds one page and a bounded queue, not the whole history
+//! escaped into JSON. The replay ends with the session: what it had not sent is dropped.
+
+use std::future::Future;
+
+use actix_http::ws::CloseCode;
+use protocol::{ChannelId, ChatMessage, Epoch, ServerFrame};
+
+use crate::{
+    outbox::{Outbound, Outbox},
+    state::AppState,
+};
+
+/// Messages read from the bus at once.
+pub const PAGE: usize = 32;
+
+/// Queues `first` (the page read when the client joined), then the following pages, and
+/// lets live frames follow once the replay is complete. A page shorter than [`PAGE`] is the
+/// last: anything newer is also queued live since the join, and the writer sends each id once.
+pub async fn send(
+    state: &AppState,
+    channel: &ChannelId,
+    epoch: &Epoch,
+    first: Vec<ChatMessage>,
+    outbox: &Outbox,
+) {
+    let mut page = first;
+    loop {
+        let full = page.len() >= PAGE;
+        let mut last = None;
+        for message in page {
+            last = Some(message.id);
+            let frame = Outbound::frame(&ServerFrame::Message(message));
+            if outbox.replay(frame).await.is_err() {
+                return;
+            }
+        }
+        let Some(after) = last.filter(|_| full) else {
+            break;
+        };
+        page = match state.bus.history_after(channel, after, epoch, PAGE).await {
+            Ok(Some(page)) => page,
+            Ok(None) => {
+                // Trimmed (or the history lost) while the client was being replayed: it
+                // resumes and is told.
+                outbox.closer().request(
+                    CloseCode::Again,
+                    "messages may have been missed; reconnect with since",
+                );
+                return;
+            }
+            Err(e) => {
+                log::warn!(channel:% = channel, error:% = e; "Could not read the rest of a replay.");
+                outbox
+                    .closer()
+                    .request(CloseCode::Again, "unavailable, retry later");
+                return;
+            }
+        };
+    }
+    outbox.end_replay();
+}
+
+/// Runs `reading` (the session's reader) to its end with `replay` alongside; a replay not
+/// finished when the reader ends is dropped with the session.
+pub async fn alongside<T>(replay: impl Future<Output = ()>, reading: impl Future<Output = T>) -> T {
+    tokio::pin!(replay, reading);
+    let mut replaying = true;
+    loop {
+        tokio::select! {
+            out = &mut reading => return out,
+            () = &mut replay, if replaying => replaying = false,
+        }
+    }
+}
