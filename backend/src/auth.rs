@@ -118,6 +118,16 @@ impl TokenAuthority {
         format!("{signing_input}.{signature}")
     }
 
+    /// Checks `token` as [`verify`](Self::verify) does, now.
+    pub fn verify_now(
+        &self,
+        token: &str,
+        client: &ClientId,
+        channel: &ChannelId,
+    ) -> Result<Claims, AuthError> {
+        self.verify(token, client, channel, unix_now())
+    }
+
     /// Checks that `token` lets `client` join `channel` at `now` (seconds since the epoch).
     pub fn verify(
         &self,
@@ -275,4 +285,11 @@ mod tests {
             Err(AuthError::NotYetValid)
         );
     }
+}
+
+/// Seconds since the Unix epoch (0 on a clock set before it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

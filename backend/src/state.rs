@@ -13,8 +13,8 @@ use crate::{
     config::Settings,
     hub::Hub,
     metrics::Metrics,
-    session::{RateLimit, SendBudgets},
     routes::health::ReadinessLog,
+    session::{RateLimit, SendBudgets},
     shutdown::{ConnectionTracker, Shutdown},
 };
 

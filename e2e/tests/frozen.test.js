@@ -83,3 +83,23 @@ test("a frozen backend: the page leaves 'Connected', resends elsewhere, shows th
   await assertNoDuplicateIds(bob.page);
   assert.deepEqual([...alice.errors, ...bob.errors], []);
 });
+
+test("an idle page notices a frozen backend by its heartbeat and reconnects", async () => {
+  const carol = await openUser(browser, topology);
+  await join(carol, "idle", "carol");
+  const victim = backendOf("carol");
+  frozen = topology.backends[victim].process;
+  freeze(frozen);
+  const frozenAt = Date.now();
+  // Nothing is sent: only the page's own `ping` after 20 s of silence can show the freeze.
+  await carol.page.waitForFunction(
+    () => document.querySelector("#connection").dataset.state !== "connected",
+    null,
+    { timeout: 45000 },
+  );
+  const noticedMs = Date.now() - frozenAt;
+  assert.ok(noticedMs >= 20000 && noticedMs < 34000, `the page noticed after ${noticedMs} ms`);
+  thaw(frozen);
+  frozen = null;
+  await waitConnected(carol.page, 40000);
+});

@@ -185,9 +185,14 @@ impl Outbox {
 
     /// The session is over: drops everything still queued (nothing more is written after a
     /// close request) and refuses anything more, so a client that stopped reading holds no
-    /// replay or backlog while its close frame waits.
+    /// replay or backlog while its close frame waits. A close that lets queued frames go out
+    /// first (the client closed, or broke the protocol) keeps what it was owed.
     pub fn discard(&self) {
-        self.queue.close();
+        if self.closer.drains() {
+            self.queue.close_keeping_answers();
+        } else {
+            self.queue.close();
+        }
     }
 
     pub fn closer(&self) -> &Arc<Closer> {

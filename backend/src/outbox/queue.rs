@@ -218,6 +218,30 @@ impl Queue {
         }
     }
 
+    /// The session is over, but the client is owed the answers queued before its close:
+    /// drops the replay, and the live messages too while the replay had not finished
+    /// (sending them would skip what it had not reached), keeps the rest, and turns every
+    /// sender away from now on.
+    pub fn close_keeping_answers(&self) {
+        let mut state = self.lock();
+        let unfinished = state.replaying;
+        let replay = state.replay_frames;
+        let kept: VecDeque<Outbound> = mem::take(&mut state.frames)
+            .into_iter()
+            .skip(replay)
+            .filter(|frame| !unfinished || frame.id.is_none())
+            .collect();
+        state.bytes = kept.iter().map(Outbound::len).sum();
+        state.frames = kept;
+        state.closed = true;
+        state.replaying = false;
+        state.replay_frames = 0;
+        state.replay_bytes = 0;
+        drop(state);
+        self.room.notify_waiters();
+        self.writer.wake();
+    }
+
     /// The writer is gone: drops what is queued and turns every sender away from now on.
     pub fn close(&self) {
         let mut state = self.lock();

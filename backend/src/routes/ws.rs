@@ -186,18 +186,17 @@ fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Re
             return Err(HandshakeError::OriginNotAllowed(origin.to_owned()).into());
         }
     }
+    let mut token_expires = None;
     if let Some(authority) = &state.settings.auth {
         let token = query
             .get("token")
             .map(String::as_str)
             .or_else(|| bearer_token(head))
             .ok_or(HandshakeError::Unauthorized(AuthError::Missing))?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        authority
-            .verify(token, &client, &channel, now)
+        let claims = authority
+            .verify_now(token, &client, &channel)
             .map_err(HandshakeError::Unauthorized)?;
+        token_expires = Some(claims.exp);
     }
     if state.shutdown.has_begun() {
         return Err(HandshakeError::ShuttingDown.into());
@@ -207,6 +206,7 @@ fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Re
         client,
         since,
         epoch,
+        token_expires,
     })
 }
 

@@ -56,6 +56,9 @@ pub struct Request {
     pub since: Option<MessageId>,
     /// The history incarnation `since` belongs to, when the client sent one.
     pub epoch: Option<Epoch>,
+    /// When the token the client connected with expires (Unix seconds), when tokens are
+    /// required: the connection ends then unless the client sends a `refresh`.
+    pub token_expires: Option<u64>,
 }
 
 impl Request {

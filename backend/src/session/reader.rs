@@ -14,6 +14,7 @@ use super::{
     rate_limit::SendBudget,
 };
 use crate::{
+    auth::unix_now,
     bus::BusError,
     outbox::{Outbound, Outbox},
     state::AppState,
@@ -25,6 +26,8 @@ pub struct Reader<'a> {
     incoming: ClientFrames,
     outbox: Outbox,
     sends: SendBudget,
+    /// When the connection's token expires (Unix seconds), moved on by each `refresh`.
+    token_expires: Option<u64>,
 }
 
 impl<'a> Reader<'a> {
@@ -43,6 +46,7 @@ impl<'a> Reader<'a> {
             incoming,
             outbox,
             sends,
+            token_expires: request.token_expires,
         }
     }
 
@@ -62,6 +66,10 @@ impl<'a> Reader<'a> {
         loop {
             let pong_deadline =
                 pong_due.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+            let token_deadline = self.token_expires.map_or_else(
+                || Instant::now() + Duration::from_secs(86_400),
+                |exp| Instant::now() + Duration::from_secs(exp.saturating_sub(unix_now())),
+            );
             tokio::select! {
                 _ = closer.requested() => break,
                 _ = ping.tick() => {
@@ -72,6 +80,11 @@ impl<'a> Reader<'a> {
                 }
                 _ = tokio::time::sleep_until(retire_at) => {
                     self.close(CloseCode::Restart, "connection reached its maximum age; reconnect with since");
+                    break;
+                }
+                _ = tokio::time::sleep_until(token_deadline), if self.token_expires.is_some() => {
+                    // A code the page acts on by getting a new token (4401, like a refusal).
+                    self.close(CloseCode::Other(4401), "token expired; connect again with a new token");
                     break;
                 }
                 _ = tokio::time::sleep_until(pong_deadline), if pong_due.is_some() => {
@@ -128,11 +141,41 @@ impl<'a> Reader<'a> {
         self.outbox.closer().request(code, reason);
     }
 
+    /// Takes a new token for the connection: it must be valid for this client id and
+    /// channel, as at the handshake; the connection then lasts until it expires.
+    fn refresh(&mut self, token: &str, nonce: Option<String>) -> ServerFrame {
+        let Some(authority) = &self.state.settings.auth else {
+            return ServerFrame::Error {
+                code: ErrorCode::BadFrame,
+                message: "this server does not use tokens".into(),
+                nonce,
+            };
+        };
+        match authority.verify_now(token, &self.request.client, &self.request.channel) {
+            Ok(claims) => {
+                self.token_expires = Some(claims.exp);
+                ServerFrame::Refreshed {
+                    expires_at: claims.exp,
+                    nonce,
+                }
+            }
+            Err(e) => ServerFrame::Error {
+                code: ErrorCode::Unauthorized,
+                message: format!(
+                    "token refused: {e}; the connection ends when the current one expires"
+                ),
+                nonce,
+            },
+        }
+    }
+
     /// Handles one client text frame and returns the frame to answer it with.
     async fn on_text(&mut self, text: &str) -> Outbound {
         let (state, request) = (self.state, self.request);
         let reply = match ClientFrame::parse(text, &state.limits) {
             Err(refused) => refused.into(),
+            Ok(ClientFrame::Ping { nonce }) => ServerFrame::Pong { nonce },
+            Ok(ClientFrame::Refresh { token, nonce }) => self.refresh(&token, nonce),
             Ok(ClientFrame::Send { nonce, .. }) if !self.sends.try_take(Instant::now()) => {
                 ServerFrame::Error {
                     code: ErrorCode::RateLimited,

@@ -66,14 +66,18 @@ pub async fn send(
 }
 
 /// Runs `reading` (the session's reader) to its end with `replay` alongside; a replay not
-/// finished when the reader ends is dropped with the session.
+/// finished when the reader ends is dropped with the session. The replay is polled first, so
+/// one that needs no waiting (a short history) is complete before the reader sees anything:
+/// the answers to frames the client sent right away (and then closed) are not held behind an
+/// unfinished replay.
 pub async fn alongside<T>(replay: impl Future<Output = ()>, reading: impl Future<Output = T>) -> T {
     tokio::pin!(replay, reading);
     let mut replaying = true;
     loop {
         tokio::select! {
-            out = &mut reading => return out,
+            biased;
             () = &mut replay, if replaying => replaying = false,
+            out = &mut reading => return out,
         }
     }
 }

@@ -73,9 +73,16 @@ async fn error_replies_to_a_client_that_reads_nothing_stay_small() {
 
 /// Fills `channel`'s history with `n` messages of `text`, sent a few at a time (the sender's
 /// own copies must fit its outbound queue); returns their ids in order.
-async fn fill_history(url: &str, n: usize, text: &str) -> Vec<String> {
+/// Fills a channel with `n` messages; returns their ids and the channel history's epoch.
+async fn fill_history(url: &str, n: usize, text: &str) -> (Vec<String>, String) {
     const AT_ONCE: usize = 20;
-    let (mut sender, _) = Client::join(url).await;
+    let (mut sender, welcome) = Client::join(url).await;
+    let ServerFrame::Welcome {
+        epoch: Some(epoch), ..
+    } = welcome
+    else {
+        panic!("no epoch in {welcome:?}");
+    };
     let mut ids = Vec::with_capacity(n);
     for chunk in 0..n.div_ceil(AT_ONCE) {
         let count = AT_ONCE.min(n - chunk * AT_ONCE);
@@ -89,7 +96,7 @@ async fn fill_history(url: &str, n: usize, text: &str) -> Vec<String> {
         }
     }
     sender.close().await;
-    ids
+    (ids, epoch.to_string())
 }
 
 const NO_RATE_LIMIT: [(&str, &str); 2] = [
@@ -105,10 +112,13 @@ const NO_RATE_LIMIT: [(&str, &str); 2] = [
 async fn replays_to_clients_that_read_nothing_are_paged_not_held_whole() {
     let backend = BackendProcess::start(&NO_RATE_LIMIT).await;
     let text = "\u{1}".repeat(4096);
-    let mut ids = fill_history(&backend.ws_url("room", "filler"), 1000, &text).await;
+    let (mut ids, epoch) = fill_history(&backend.ws_url("room", "filler"), 1000, &text).await;
     let before = settled_rss_kib(backend.pid()).await;
 
-    let resume = format!("{}?since=0-0", backend.ws_url("room", "resumer"));
+    let resume = format!(
+        "{}?since=0-0&epoch={epoch}",
+        backend.ws_url("room", "resumer")
+    );
     let mut idle = Vec::new();
     for _ in 0..8 {
         idle.push(Client::connect_with_small_buffer(&resume).await);
@@ -148,8 +158,8 @@ async fn replays_to_clients_that_read_nothing_are_paged_not_held_whole() {
 async fn a_replay_ends_with_its_session() {
     let d = Deployment::start(Engine::Embedded, &NO_RATE_LIMIT).await;
     let text = "\u{1}".repeat(4096);
-    fill_history(&d.a().ws_url("room", "filler"), 1000, &text).await;
-    let resume = format!("{}?since=0-0", d.a().ws_url("room", "leaver"));
+    let (_, epoch) = fill_history(&d.a().ws_url("room", "filler"), 1000, &text).await;
+    let resume = format!("{}?since=0-0&epoch={epoch}", d.a().ws_url("room", "leaver"));
     let mut leaver = Client::connect_with_small_buffer(&resume).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     leaver
@@ -177,7 +187,7 @@ async fn a_long_replay_arrives_in_pages_in_order(engine: Engine) {
     let mut overrides = NO_RATE_LIMIT.to_vec();
     overrides.extend([("HISTORY_LIMIT", "150"), ("HISTORY_MAX", "300")]);
     let d = Deployment::start(engine, &overrides).await;
-    let ids = fill_history(&d.a().ws_url("room", "filler"), 250, "hello").await;
+    let (ids, _) = fill_history(&d.a().ws_url("room", "filler"), 250, "hello").await;
     // Without since: the last HISTORY_LIMIT, oldest first, over several pages.
     let (mut joiner, _) = Client::join(&d.b().ws_url("room", "joiner")).await;
     let got: Vec<String> = joiner
@@ -216,8 +226,11 @@ async fn history_trimmed_during_a_replay_closes_it_and_the_resume_says_so(engine
     let d = Deployment::start(engine, &overrides).await;
     // 500 messages of 24 KiB once escaped: more than the sockets' buffers can take at once.
     let text = format!("x{}", "\u{1}".repeat(4000));
-    fill_history(&d.a().ws_url("room", "filler"), 500, &text).await;
-    let resume = format!("{}?since=0-0", d.b().ws_url("room", "resumer"));
+    let (_, epoch) = fill_history(&d.a().ws_url("room", "filler"), 500, &text).await;
+    let resume = format!(
+        "{}?since=0-0&epoch={epoch}",
+        d.b().ws_url("room", "resumer")
+    );
     let mut resumer = Client::connect_with_small_buffer(&resume).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Another client id: the filler's nonces would be taken for retries of its sends.

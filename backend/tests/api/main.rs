@@ -33,3 +33,4 @@ mod settings;
 mod shutdown;
 mod slow_input;
 mod subscriber_faults;
+mod token_expiry;

@@ -60,6 +60,9 @@ pub enum ErrorCode {
     /// resend with the same nonce, and the answer is the `ack` of the original message once a
     /// replica has it — never a second message.
     NotConfirmed,
+    /// A `refresh` whose token is not valid for this client id and channel. The connection
+    /// stays until its current token expires.
+    Unauthorized,
 }
 
 /// Frames a server sends.
@@ -105,6 +108,18 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
     },
+    /// The answer to a client's `ping`.
+    Pong {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+    },
+    /// The answer to a `refresh` whose token was accepted: the connection now lasts until
+    /// `expires_at` (Unix seconds) unless refreshed again.
+    Refreshed {
+        expires_at: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+    },
 }
 
 impl ServerFrame {
@@ -129,7 +144,21 @@ pub enum ClientFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
     },
+    /// Asks for a `pong`: liveness a browser can see (it cannot see WebSocket pings).
+    Ping {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+    },
+    /// A new token for this connection, before the one it connected with expires.
+    Refresh {
+        token: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+    },
 }
+
+/// Longest token a `refresh` may carry, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 4096;
 
 /// Limits a server applies to message text; configurable per deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +215,20 @@ impl ClientFrame {
         let nonce = take_nonce(&mut fields)?;
         match fields.get("type") {
             Some(Value::String(kind)) if kind == "send" => {}
+            Some(Value::String(kind)) if kind == "ping" => return Ok(ClientFrame::Ping { nonce }),
+            Some(Value::String(kind)) if kind == "refresh" => {
+                return match fields.remove("token") {
+                    Some(Value::String(token)) if token.len() <= MAX_TOKEN_BYTES => {
+                        Ok(ClientFrame::Refresh { token, nonce })
+                    }
+                    _ => Err(FrameError::bad(
+                        format!(
+                            "refresh needs a string field \"token\" of at most {MAX_TOKEN_BYTES} bytes"
+                        ),
+                        nonce,
+                    )),
+                };
+            }
             Some(Value::String(kind)) => {
                 return Err(FrameError::bad(
                     format!("unknown frame type {}", quote(kind)),

@@ -4,8 +4,9 @@
 // A browser sees neither WebSocket pings nor the status of a refused upgrade, so:
 // - a backend that stops answering (frozen, or a half-open socket) is noticed by what the
 //   page can see: no `welcome` within CONNECT_TIMEOUT_MS of connecting, or a send with no
-//   answer while nothing at all arrived for ACK_TIMEOUT_MS (outbox.js); the socket is then
-//   given up and a new one opened;
+//   answer while nothing at all arrived for ACK_TIMEOUT_MS (outbox.js), or an application
+//   `ping` sent after HEARTBEAT_MS of silence that nothing answered within
+//   HEARTBEAT_TIMEOUT_MS; the socket is then given up and a new one opened;
 // - a refusal arrives as a close code 4xxx with a reason: where trying again cannot help
 //   (4400, 4401, 4403) the page says why and stops; 4429 (too many) backs off.
 //
@@ -23,6 +24,11 @@ const BACKOFF_MAX_MS = 30000;
 const STABLE_MS = 10000;
 /** Longest wait for `welcome` after opening a socket before trying another one. */
 const CONNECT_TIMEOUT_MS = 10000;
+/** A connected page that has heard nothing for this long asks the server for a `pong`
+ *  (it cannot see WebSocket pings)... */
+const HEARTBEAT_MS = 20000;
+/** ...and gives the socket up when nothing at all arrived this long after asking. */
+const HEARTBEAT_TIMEOUT_MS = 10000;
 /** Refusals that the same request would get again: say why and stop retrying. */
 const REFUSALS = {
   4400: "The server cannot accept this room or name",
@@ -38,6 +44,7 @@ function setStatus(state, text) {
 }
 
 function clearTimers(s) {
+  clearTimeout(s.heartbeatTimer);
   clearTimeout(s.retryTimer);
   clearTimeout(s.connectTimer);
   clearInterval(s.countdownTimer);
@@ -223,6 +230,31 @@ function onWelcome(s, frame) {
   s.epoch = typeof frame.epoch === "string" ? frame.epoch : null;
   setOnline(s, frame.online, frame.online_count);
   flushOutbox(s);
+  startHeartbeat(s);
+}
+
+/** Liveness a page can see on an idle connection: after HEARTBEAT_MS of silence it sends an
+ *  application `ping`; any frame answers it; none within HEARTBEAT_TIMEOUT_MS means the
+ *  server (or the path to it) is gone, and the socket is given up like an unanswered send. */
+function startHeartbeat(s) {
+  clearTimeout(s.heartbeatTimer);
+  const socket = s.socket;
+  let askedAt = 0;
+  const beat = () => {
+    if (session !== s || s.socket !== socket || !s.welcomed) return;
+    const now = Date.now();
+    if (askedAt && s.lastFrameAt < askedAt) {
+      if (now - askedAt >= HEARTBEAT_TIMEOUT_MS) {
+        abandon(s, "The server stopped answering");
+        return;
+      }
+    } else if (now - s.lastFrameAt >= HEARTBEAT_MS) {
+      askedAt = now;
+      socket.send(JSON.stringify({ type: "ping" }));
+    }
+    s.heartbeatTimer = setTimeout(beat, 1000);
+  };
+  s.heartbeatTimer = setTimeout(beat, 1000);
 }
 
 function onMessage(s, m) {

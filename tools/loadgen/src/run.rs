@@ -428,7 +428,9 @@ impl Conn {
             Ok(
                 ServerFrame::Welcome { .. }
                 | ServerFrame::Presence { .. }
-                | ServerFrame::Online { .. },
+                | ServerFrame::Online { .. }
+                | ServerFrame::Pong { .. }
+                | ServerFrame::Refreshed { .. },
             ) => {}
             Err(_) => {
                 shared.bad_frames.fetch_add(1, Relaxed);

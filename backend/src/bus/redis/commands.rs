@@ -413,7 +413,6 @@ impl RedisCommands {
             .transpose()
     }
 
-
     /// Where each channel's history stands (its epoch and newest message id, zero when it
     /// has none), creating an empty history for a channel without one. A burst of first
     /// joins (or a resubscription) must not cost a round trip each: on one Redis a script

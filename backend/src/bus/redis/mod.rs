@@ -178,7 +178,9 @@ impl Bus for RedisBus {
         epoch: &Epoch,
         limit: usize,
     ) -> Result<Option<Vec<ChatMessage>>, BusError> {
-        self.commands.history_after(channel, after, epoch, limit).await
+        self.commands
+            .history_after(channel, after, epoch, limit)
+            .await
     }
 
     async fn join_presence(
