@@ -178,6 +178,13 @@ impl TokenAuthority {
     }
 }
 
+/// Seconds since the Unix epoch (0 on a clock set before it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,11 +292,4 @@ mod tests {
             Err(AuthError::NotYetValid)
         );
     }
-}
-
-/// Seconds since the Unix epoch (0 on a clock set before it).
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
