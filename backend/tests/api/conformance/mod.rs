@@ -13,6 +13,7 @@
 
 pub mod cases;
 pub mod client;
+mod utf8_sequences;
 
 use std::time::{Duration, Instant};
 
