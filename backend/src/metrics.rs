@@ -12,13 +12,28 @@ use protocol::ErrorCode;
 
 /// Upper bounds (seconds) of the pub/sub lag histogram buckets.
 const LAG_BUCKETS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
-const ERROR_CODES: [ErrorCode; 5] = [
+/// Every error code, in the order of [`error_slot`].
+const ERROR_CODES: [ErrorCode; 6] = [
     ErrorCode::BadFrame,
     ErrorCode::TooLarge,
     ErrorCode::Unavailable,
     ErrorCode::RateLimited,
     ErrorCode::NotConfirmed,
+    ErrorCode::Unauthorized,
 ];
+
+/// Where a code is counted: a match, so a code added to the protocol cannot go uncounted
+/// without the build saying so.
+fn error_slot(code: ErrorCode) -> usize {
+    match code {
+        ErrorCode::BadFrame => 0,
+        ErrorCode::TooLarge => 1,
+        ErrorCode::Unavailable => 2,
+        ErrorCode::RateLimited => 3,
+        ErrorCode::NotConfirmed => 4,
+        ErrorCode::Unauthorized => 5,
+    }
+}
 
 #[derive(Default)]
 pub struct Metrics {
@@ -72,9 +87,7 @@ impl Metrics {
 
     /// An `error` frame was sent.
     pub fn error(&self, code: ErrorCode) {
-        if let Some(i) = ERROR_CODES.iter().position(|c| *c == code) {
-            add(&self.errors[i]);
-        }
+        add(&self.errors[error_slot(code)]);
     }
 
     /// Time from a message being stored to this instance delivering it to local clients.
@@ -184,6 +197,21 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_error_code_has_its_own_counter() {
+        for (i, code) in ERROR_CODES.into_iter().enumerate() {
+            assert_eq!(error_slot(code), i, "{code:?}");
+        }
+        let m = Metrics::default();
+        m.error(ErrorCode::Unauthorized);
+        let text = m.render(Gauges {
+            instance: "rev-1",
+            connections: 0,
+            channels: 0,
+        });
+        assert!(text.contains("chat_errors_total{code=\"unauthorized\"} 1\n"));
+    }
 
     #[test]
     fn renders_counters_and_a_cumulative_histogram() {
