@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.dont_write_bytecode = True  # no __pycache__ next to the sources
 sys.path.insert(0, str(REPO / "infra" / "image_replay"))
 from instructions import parse  # noqa: E402
 

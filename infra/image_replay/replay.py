@@ -52,6 +52,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no __pycache__ next to the sources
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from context import Context  # noqa: E402
 from instructions import (  # noqa: E402

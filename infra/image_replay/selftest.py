@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no __pycache__ next to the sources
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from context import Context, load_patterns  # noqa: E402
 from replay import ReplayError, replay  # noqa: E402
