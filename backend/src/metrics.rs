@@ -108,7 +108,7 @@ impl Metrics {
         let mut out = String::with_capacity(2048);
         let _ = writeln!(
             out,
-            "# HELP chat_instance_info This instance's id (as in logs and welcome).\n# TYPE chat_instance_info gauge\nchat_instance_info{{instance=\"{}\"}} 1",
+            "# HELP chat_instance_info This instance's id (as in logs and welcome).\n# TYPE chat_instance_info gauge\nchat_instance_info{{instance_id=\"{}\"}} 1",
             gauges.instance
         );
         let mut series = |name: &str, kind: &str, help: &str, value: u64| {
@@ -225,7 +225,7 @@ mod tests {
             connections: 3,
             channels: 1,
         });
-        assert!(text.contains("chat_instance_info{instance=\"rev-1\"} 1\n"));
+        assert!(text.contains("chat_instance_info{instance_id=\"rev-1\"} 1\n"));
         assert!(text.contains("\nchat_connections 3\n"));
         assert!(text.contains("\nchat_messages_in_total 1\n"));
         assert!(text.contains("chat_errors_total{code=\"rate_limited\"} 1\n"));

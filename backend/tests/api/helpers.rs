@@ -298,7 +298,7 @@ impl BackendProcess {
             .kill_on_drop(true)
             .spawn()
             .expect("backend binary");
-        let ours = format!("chat_instance_info{{instance=\"{name}-");
+        let ours = format!("chat_instance_info{{instance_id=\"{name}-");
         for _ in 0..200 {
             if child.try_wait().ok().flatten().is_some() {
                 return None;

@@ -52,7 +52,9 @@ async fn welcome_names_the_instance_as_metrics_do(engine: Engine) {
         };
         assert!(instance.starts_with("rev-7-"), "{instance}");
         let (_, text) = http_get_text(&app.http_url("/metrics")).await.unwrap();
-        assert!(text.contains(&format!("chat_instance_info{{instance=\"{instance}\"}} 1")));
+        assert!(text.contains(&format!(
+            "chat_instance_info{{instance_id=\"{instance}\"}} 1"
+        )));
         names.push(instance);
     }
     names.dedup();
