@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Terraform files parse, and reference only variables and locals they declare.
+"""Terraform files parse, reference only variables and locals they declare, pin secret versions.
 
     python infra/tf_check.py [dir]      (default infra/terraform; needs python-hcl2)
 
@@ -7,7 +7,10 @@ No provider download, no cloud access: this is what can be checked offline. Fail
   - a file python-hcl2 cannot parse;
   - var.X used but no `variable "X"` block, or local.X used but not in any `locals` block;
   - a variable declared but never used (dead configuration);
-  - a key in terraform.tfvars.example that is not a declared variable.
+  - a key in terraform.tfvars.example that is not a declared variable;
+  - a Secret Manager version that is "latest" (`version = "latest"`, e.g. in secret_key_ref or
+    a secret volume's items, or a `*secret_version` variable defaulting to "latest"): a revision
+    must read the value it was deployed with, not whatever was added since.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ import sys
 from pathlib import Path
 
 import hcl2
+
+LATEST_VERSION = re.compile(r'\bversion\s*=\s*"latest"')
+LATEST_DEFAULT = re.compile(r'variable\s+"([A-Za-z0-9_-]*secret_version)"\s*\{[^}]*?default\s*=\s*"latest"',
+                            re.S)
 
 REF = {"var": re.compile(r"\bvar\.([A-Za-z_][A-Za-z0-9_-]*)"),
        "local": re.compile(r"\blocal\.([A-Za-z_][A-Za-z0-9_-]*)")}
@@ -48,6 +55,12 @@ def main() -> int:
         for block in doc.get("locals", []):
             declared["local"].update(k.strip('"') for k in block)
         body = strip_comments(text)
+        for number, line in enumerate(body.splitlines(), start=1):
+            if LATEST_VERSION.search(line):
+                errors.append(f'{f.name}:{number}: secret version "latest"; pin a version '
+                              f'number (a variable or the version resource\'s .version)')
+        for name in LATEST_DEFAULT.findall(body):
+            errors.append(f'{f.name}: variable {name!r} defaults to "latest"; pin a number')
         for kind, pattern in REF.items():
             for name in pattern.findall(body):
                 used[kind].setdefault(name, set()).add(f.name)
@@ -68,7 +81,8 @@ def main() -> int:
         print("tf_check:\n  " + "\n  ".join(errors), file=sys.stderr)
         return 1
     print(f"ok  {len(files)} Terraform files parse; {len(declared['var'])} variables and "
-          f"{len(declared['local'])} locals, every reference declared, every variable used")
+          f"{len(declared['local'])} locals, every reference declared, every variable used, "
+          f"no secret version \"latest\"")
     return 0
 
 

@@ -1,8 +1,10 @@
 # One service account per workload, each with only what it uses:
 #   backend:  read its secrets (the Redis URL with redis_mode = "standalone"; the Redis CA with
-#             redis_tls; the JWT secret with require_tokens). Nothing else (Cloud Run collects
-#             stdout logs and platform metrics without any role on the runtime service account;
-#             the cluster of redis_mode = "cluster" needs no IAM role, it has AUTH off).
+#             redis_tls; the JWT secret with require_tokens; the metrics collector's config) and
+#             write metrics (roles/monitoring.metricWriter: the Managed Service for Prometheus
+#             sidecar writes as the service's identity). Nothing else (Cloud Run collects stdout
+#             logs and platform metrics without any role on the runtime service account; the
+#             cluster of redis_mode = "cluster" needs no IAM role, it has AUTH off).
 #   frontend: nothing at all.
 #   deployer: what cloudbuild.yaml does: push images to this repository and deploy new
 #             revisions of these two services running as the two accounts above.
@@ -27,6 +29,7 @@ locals {
     { for s in google_secret_manager_secret.redis_url : "redis_url" => s.id },
     var.redis_tls ? { redis_ca = google_secret_manager_secret.redis_ca[0].id } : {},
     var.require_tokens ? { jwt = google_secret_manager_secret.jwt[0].id } : {},
+    { metrics_config = google_secret_manager_secret.metrics_config.id },
   )
 }
 
@@ -35,6 +38,14 @@ resource "google_secret_manager_secret_iam_member" "backend" {
   secret_id = each.value
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.backend.email}"
+}
+
+# The collector sidecar (monitoring.tf) writes the backend's Prometheus series to Cloud
+# Monitoring; a project-level role, as metric writes are not scoped to a resource.
+resource "google_project_iam_member" "backend_metrics" {
+  project = var.project_id
+  role    = "roles/monitoring.metricWriter"
+  member  = "serviceAccount:${google_service_account.backend.email}"
 }
 
 resource "google_artifact_registry_repository_iam_member" "deployer_push" {

@@ -29,6 +29,7 @@ locals {
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "compute.googleapis.com",
+    "monitoring.googleapis.com", # Managed Service for Prometheus (monitoring.tf)
     "redis.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",

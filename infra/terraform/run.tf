@@ -2,6 +2,10 @@
 # <registry>/<name>:<image_tag>; from then on Cloud Build deploys new images
 # (infra/cloudbuild/*.yaml, gcloud run deploy --image) and Terraform ignores the image, so
 # the two do not fight. Everything else (scaling, probes, env, secrets) is owned here.
+#
+# Secret Manager versions are pinned numbers, never "latest" (infra/tf_check.py refuses it): a
+# revision then always reads the value it was deployed with, and a new value rolls a new revision
+# instead of reaching only the instances that happen to start after it (locals in secrets.tf).
 
 resource "google_cloud_run_v2_service" "backend" {
   name                = local.backend_name
@@ -36,6 +40,7 @@ resource "google_cloud_run_v2_service" "backend" {
     }
 
     containers {
+      name  = "backend" # the collector below depends on it by name; Cloud Build deploys to it
       image = "${local.registry}/backend:${var.image_tag}"
 
       ports {
@@ -71,6 +76,12 @@ resource "google_cloud_run_v2_service" "backend" {
         name  = "LOG_FORMAT" # JSON lines for Cloud Logging (also the default when K_SERVICE is set)
         value = "json"
       }
+      env {
+        # /metrics on its own port, reachable only inside the instance: the collector sidecar
+        # scrapes it (monitoring.tf); the public port 8080 no longer serves it.
+        name  = "METRICS_PORT"
+        value = tostring(local.metrics_port)
+      }
       # Exactly one of REDIS_URL (standalone) and REDIS_CLUSTER_URLS (cluster): the backend
       # refuses to start with both.
       dynamic "env" {
@@ -80,7 +91,7 @@ resource "google_cloud_run_v2_service" "backend" {
           value_source {
             secret_key_ref {
               secret  = env.value
-              version = "latest"
+              version = local.secret_versions.redis_url
             }
           }
         }
@@ -102,7 +113,7 @@ resource "google_cloud_run_v2_service" "backend" {
           value_source {
             secret_key_ref {
               secret  = env.value
-              version = "latest"
+              version = local.secret_versions.jwt
             }
           }
         }
@@ -124,8 +135,8 @@ resource "google_cloud_run_v2_service" "backend" {
         }
       }
 
-      # Startup: ready means Redis answers and the pub/sub connection is up. Liveness: the
-      # process serves HTTP. (/metrics is served on the same port; no scraper configured.)
+      # Startup: ready means Redis answers and the pub/sub connection is up (the collector
+      # starts only after it). Liveness: the process serves HTTP.
       startup_probe {
         http_get {
           path = "/readyz"
@@ -146,6 +157,39 @@ resource "google_cloud_run_v2_service" "backend" {
       }
     }
 
+    # Managed Service for Prometheus collector (monitoring.tf): scrapes the backend's
+    # METRICS_PORT per the RunMonitoring config mounted from Secret Manager, writes to Cloud
+    # Monitoring as the backend's service account (roles/monitoring.metricWriter, iam.tf).
+    containers {
+      name       = "collector"
+      image      = local.metrics_collector_image
+      depends_on = ["backend"] # start after the backend's startup probe passes
+
+      resources {
+        limits = {
+          cpu    = "1"
+          memory = "256Mi"
+        }
+        cpu_idle = false # scrapes every 30 s between requests, like the backend pushes messages
+      }
+
+      volume_mounts {
+        name       = "metrics-config"
+        mount_path = "/etc/rungmp" # the only place the sidecar reads its config.yaml from
+      }
+    }
+
+    volumes {
+      name = "metrics-config"
+      secret {
+        secret = google_secret_manager_secret.metrics_config.secret_id
+        items {
+          version = google_secret_manager_secret_version.metrics_config.version
+          path    = "config.yaml"
+        }
+      }
+    }
+
     dynamic "volumes" {
       for_each = var.redis_tls ? [google_secret_manager_secret.redis_ca[0].secret_id] : []
       content {
@@ -153,7 +197,7 @@ resource "google_cloud_run_v2_service" "backend" {
         secret {
           secret = volumes.value
           items {
-            version = "latest"
+            version = local.secret_versions.redis_ca
             path    = "ca.pem"
           }
         }
@@ -176,6 +220,8 @@ resource "google_cloud_run_v2_service" "backend" {
     google_secret_manager_secret_version.redis_url,
     google_secret_manager_secret_version.redis_ca,
     google_secret_manager_secret_version.jwt,
+    google_secret_manager_secret_version.metrics_config,
+    google_project_iam_member.backend_metrics,
   ]
 }
 
@@ -219,6 +265,10 @@ resource "google_cloud_run_v2_service" "frontend" {
       env {
         name  = "RUST_LOG"
         value = "info"
+      }
+      env {
+        name  = "LOG_FORMAT" # JSON lines for Cloud Logging, as the backend writes them
+        value = "json"
       }
 
       startup_probe {

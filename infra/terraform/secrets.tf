@@ -11,6 +11,13 @@
 #   <prefix>-auth-jwt-secret  AUTH_JWT_SECRET (64 characters): the backend then requires an HS256
 #                             token on every connection (issue with chat-token); only when
 #                             require_tokens (the stock browser page sends no token)
+#   <prefix>-metrics-config   the collector sidecar's RunMonitoring config (monitoring.tf); always
+#
+# The backend reads each secret at a pinned version number, never "latest" (local.secret_versions
+# below): the version Terraform wrote, or the number in <secret>_secret_version when a version was
+# added outside Terraform (gcloud secrets versions add). Rotating is then a deliberate change that
+# rolls a new revision.
+#
 # Their values pass through Terraform state: keep state in the GCS backend (versions.tf) with
 # access limited to deployers. To keep the JWT secret out of state, delete its version resource
 # and add one with: gcloud secrets versions add <prefix>-auth-jwt-secret --data-file=-
@@ -79,4 +86,14 @@ resource "google_secret_manager_secret_version" "jwt" {
   count       = var.require_tokens ? 1 : 0
   secret      = google_secret_manager_secret.jwt[0].id
   secret_data = random_password.jwt[0].result
+}
+
+locals {
+  # Version numbers as Cloud Run wants them (strings), for the secrets that exist; try() because
+  # a secret that is not created (count = 0) has no version and is not referenced either.
+  secret_versions = {
+    redis_url = var.redis_url_secret_version != null ? tostring(var.redis_url_secret_version) : try(google_secret_manager_secret_version.redis_url[0].version, null)
+    redis_ca  = var.redis_ca_secret_version != null ? tostring(var.redis_ca_secret_version) : try(google_secret_manager_secret_version.redis_ca[0].version, null)
+    jwt       = var.jwt_secret_version != null ? tostring(var.jwt_secret_version) : try(google_secret_manager_secret_version.jwt[0].version, null)
+  }
 }

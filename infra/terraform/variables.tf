@@ -112,3 +112,50 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+# Secret Manager versions the backend reads. null (the default): the version Terraform itself
+# wrote (secrets.tf). A number: that version, e.g. after `gcloud secrets versions add` outside
+# Terraform. Never "latest": a revision must keep reading the value it was deployed with.
+variable "redis_url_secret_version" {
+  description = "Version number of <prefix>-redis-url the backend reads (redis_mode = \"standalone\"); null: the version Terraform wrote. Not \"latest\"."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.redis_url_secret_version == null || try(var.redis_url_secret_version >= 1 && floor(var.redis_url_secret_version) == var.redis_url_secret_version, false)
+    error_message = "redis_url_secret_version: a version number (1, 2, ...) or null, never \"latest\"."
+  }
+}
+
+variable "redis_ca_secret_version" {
+  description = "Version number of <prefix>-redis-ca the backend mounts (redis_tls); null: the version Terraform wrote. Not \"latest\"."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.redis_ca_secret_version == null || try(var.redis_ca_secret_version >= 1 && floor(var.redis_ca_secret_version) == var.redis_ca_secret_version, false)
+    error_message = "redis_ca_secret_version: a version number (1, 2, ...) or null, never \"latest\"."
+  }
+}
+
+variable "jwt_secret_version" {
+  description = "Version number of <prefix>-auth-jwt-secret the backend reads (require_tokens); null: the version Terraform wrote. Not \"latest\"."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.jwt_secret_version == null || try(var.jwt_secret_version >= 1 && floor(var.jwt_secret_version) == var.jwt_secret_version, false)
+    error_message = "jwt_secret_version: a version number (1, 2, ...) or null, never \"latest\"."
+  }
+}
+
+variable "metrics_collector_version" {
+  description = "Tag of Google's Managed Service for Prometheus sidecar image for Cloud Run (us-docker.pkg.dev/cloud-ops-agents-artifacts/cloud-run-gmp-sidecar/cloud-run-gmp-sidecar). A release number, not \"latest\"."
+  type        = string
+  default     = "1.2.0"
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.metrics_collector_version))
+    error_message = "metrics_collector_version: a release number such as 1.2.0, not \"latest\"."
+  }
+}
