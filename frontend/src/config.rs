@@ -8,6 +8,8 @@
 //! |---------------|-----------------------|----------------------------------------------------|
 //! | `PORT`        | `8080`                | TCP port to listen on (`0` picks a free one).      |
 //! | `BACKEND_URL` | `ws://localhost:8080` | Public base URL of the backend, as browsers see it. |
+//!
+//! The log format (`LOG_FORMAT`) is read by [`crate::logging`], before these.
 
 use std::{
     env::VarError,
@@ -85,6 +87,8 @@ pub enum ConfigError {
     },
     #[error("{0} is not valid Unicode")]
     NotUnicode(&'static str),
+    #[error("LOG_FORMAT {0:?} is neither json nor text")]
+    InvalidLogFormat(String),
 }
 
 /// Why a backend URL was refused.

@@ -9,12 +9,14 @@
 //! - [`routes`]: the chat page, static assets and health check.
 //! - [`assets`]: the script and stylesheet embedded in the binary, with content hashes.
 //! - [`security`]: the Content-Security-Policy and other security headers.
+//! - [`logging`]: human or Cloud Logging JSON lines (`LOG_FORMAT`), as the backend writes them.
 //! - `templates`: the askama page templates (`templates/` in the crate).
 //!
 //! The page itself (`static/js/`, served as one `app.js`) speaks protocol v1 of the [`protocol`] crate.
 
 pub mod assets;
 pub mod config;
+pub mod logging;
 pub mod routes;
 pub mod security;
 pub mod startup;

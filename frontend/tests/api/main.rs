@@ -3,6 +3,7 @@
 
 mod health;
 mod helpers;
+mod logging;
 mod pages;
 mod security_headers;
 mod static_assets;
