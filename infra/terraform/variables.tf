@@ -159,3 +159,9 @@ variable "metrics_collector_version" {
     error_message = "metrics_collector_version: a release number such as 1.2.0, not \"latest\"."
   }
 }
+
+variable "alert_notification_channels" {
+  description = "Cloud Monitoring notification channel ids (projects/<p>/notificationChannels/<id>) the backend's alert policies (alerts.tf) notify. Empty: the policies open incidents in the console only."
+  type        = list(string)
+  default     = []
+}
