@@ -7,6 +7,9 @@ use protocol::frames::DEFAULT_MAX_MESSAGE_CHARS;
 
 use crate::auth::{TokenAuthority, authority_from_secret};
 
+/// Where Prometheus scrapes `/metrics` unless `METRICS_PORT` says otherwise.
+pub const DEFAULT_METRICS_PORT: u16 = 9090;
+
 /// Origins the browser page is served from when run locally (see the README).
 pub const DEFAULT_ALLOWED_ORIGINS: &str = "http://localhost:3000,http://127.0.0.1:3000";
 
@@ -14,6 +17,9 @@ pub const DEFAULT_ALLOWED_ORIGINS: &str = "http://localhost:3000,http://127.0.0.
 pub struct Settings {
     /// Port to listen on (all interfaces); 0 picks a free one (tests).
     pub port: u16,
+    /// Port `/metrics` is served on (all interfaces), apart from the public port so it is never
+    /// exposed through the load balancer; 0 picks a free one (tests).
+    pub metrics_port: u16,
     /// `None` (and no cluster) runs the embedded single-instance bus.
     pub redis_url: Option<String>,
     /// Seed nodes of a Redis Cluster; selects cluster mode (sharded pub/sub).
@@ -243,8 +249,19 @@ impl Settings {
                 ),
             });
         }
+        let port = number("PORT", get("PORT"), 8080, 0)?;
+        let metrics_port = number("METRICS_PORT", get("METRICS_PORT"), DEFAULT_METRICS_PORT, 0)?;
+        if metrics_port == port && port != 0 {
+            return Err(ConfigError::Invalid {
+                name: "METRICS_PORT",
+                reason: format!(
+                    "must differ from PORT ({port}): metrics are not served to clients"
+                ),
+            });
+        }
         Ok(Self {
-            port: number("PORT", get("PORT"), 8080, 0)?,
+            port,
+            metrics_port,
             redis_url,
             redis_cluster_urls,
             redis_ca_cert: match get("REDIS_CA_CERT") {

@@ -25,7 +25,6 @@ pub mod admission;
 pub mod auth;
 pub mod bus;
 pub mod config;
-pub mod error;
 pub mod hub;
 pub mod logging;
 pub mod metrics;

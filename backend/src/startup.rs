@@ -24,21 +24,31 @@ use crate::{
 
 pub struct Application {
     port: u16,
+    metrics_port: u16,
     server: Server,
     state: Arc<AppState>,
 }
 
 impl Application {
-    /// Binds `0.0.0.0:PORT` and builds the app. Must run inside a Tokio runtime.
+    /// Binds `0.0.0.0:PORT` and `0.0.0.0:METRICS_PORT` and builds the app. Must run inside a
+    /// Tokio runtime.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(("0.0.0.0", settings.port))
             .with_context(|| format!("cannot listen on port {}", settings.port))?;
-        Self::build_on(settings, listener)
+        let metrics_listener = TcpListener::bind(("0.0.0.0", settings.metrics_port))
+            .with_context(|| format!("cannot listen on METRICS_PORT {}", settings.metrics_port))?;
+        Self::build_on(settings, listener, metrics_listener)
     }
 
-    /// Builds the app on a listener the caller already bound.
-    pub fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
+    /// Builds the app on listeners the caller already bound: the public one and the one
+    /// `/metrics` is served on.
+    pub fn build_on(
+        settings: Settings,
+        listener: TcpListener,
+        metrics_listener: TcpListener,
+    ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
+        let metrics_port = metrics_listener.local_addr()?.port();
         let metrics = Arc::new(Metrics::default());
         let hub = Arc::new(Hub::new(metrics.clone(), settings.presence_detail_max));
         let policy = ChannelPolicy {
@@ -83,6 +93,7 @@ impl Application {
         tokio::spawn(presence::announce_presence_batches(state.clone()));
 
         let data = web::Data::from(state.clone());
+        let metrics_data = data.clone();
         let upgrades = state.clone();
         let mut server = Server::build();
         if let Some(workers) = workers {
@@ -119,11 +130,20 @@ impl Application {
                     .finish(map_config(app, |()| AppConfig::default()))
                     .tcp()
             })?
+            .listen("metrics", metrics_listener, move || {
+                let app = App::new()
+                    .app_data(metrics_data.clone())
+                    .configure(routes::configure_metrics);
+                HttpService::build()
+                    .finish(map_config(app, |()| AppConfig::default()))
+                    .tcp()
+            })?
             .disable_signals()
             .shutdown_timeout(grace.as_secs())
             .run();
         Ok(Self {
             port,
+            metrics_port,
             server,
             state,
         })
@@ -131,6 +151,10 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
     }
 
     /// The id this instance gives itself in presence and logs.

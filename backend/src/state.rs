@@ -13,7 +13,7 @@ use crate::{
     config::Settings,
     hub::Hub,
     metrics::Metrics,
-    routes::health::ReadinessLog,
+    routes::{health::ReadinessLog, refusal_log::RefusalLog},
     session::{RateLimit, SendBudgets},
     shutdown::{ConnectionTracker, Shutdown},
 };
@@ -28,6 +28,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Why `/readyz` last failed, so it is logged once per change, not once per probe.
     pub readiness: ReadinessLog,
+    /// Refused upgrades, logged once per source and reason at a bounded rate.
+    pub refusals: RefusalLog,
     /// Send budgets per channel and client id, kept across reconnects until refilled.
     pub send_budgets: SendBudgets,
     /// Open connections per client id and per source address.
@@ -65,6 +67,7 @@ impl AppState {
             connections: Arc::default(),
             metrics,
             readiness: ReadinessLog::default(),
+            refusals: RefusalLog::default(),
             send_budgets,
             admission,
             instance_id,

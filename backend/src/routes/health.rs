@@ -10,25 +10,13 @@ use std::sync::Mutex;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::{bus::BusError, metrics::Gauges, state::AppState};
+use crate::{bus::BusError, state::AppState};
 
 /// What `/readyz` tells a caller while the bus cannot serve.
 pub const UNAVAILABLE_REASON: &str = "the message store is unavailable; see the backend's logs";
 
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
-}
-
-/// Prometheus metrics; see docs/OPERATIONS.md for what each series means.
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let gauges = Gauges {
-        instance: &state.instance_id,
-        connections: state.connections.active(),
-        channels: state.hub.channel_count(),
-    };
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(gauges))
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {

@@ -1,15 +1,25 @@
-//! HTTP routes: health probes and the WebSocket endpoint, whose refusals a browser reads
-//! as close codes ([`refusal`]).
+//! HTTP routes. On the public port: health probes ([`health`]) and the WebSocket endpoint
+//! ([`ws`]), whose refusals ([`handshake_error`]) a browser reads as close codes
+//! ([`refusal`]) and operators see counted and logged ([`refusal_log`]). On the metrics
+//! port, apart from anything clients can reach: [`metrics`].
 
+pub mod handshake_error;
 pub mod health;
+pub mod metrics;
 mod refusal;
+pub mod refusal_log;
 pub mod ws;
 
 use actix_web::web;
 
+/// The public port's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(health::metrics))
         .route("/ws/{channel}/{client}", web::get().to(ws::connect));
+}
+
+/// The metrics port's routes.
+pub fn configure_metrics(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(metrics::metrics));
 }

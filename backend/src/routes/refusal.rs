@@ -17,7 +17,7 @@ use actix_http::{
 use actix_web::{http::header, rt::net::TcpStream};
 use futures_util::{SinkExt, StreamExt};
 
-use crate::error::HandshakeError;
+use super::handshake_error::HandshakeError;
 
 /// How long a refused client is given to answer the close before the socket is dropped. A
 /// refusal must not hold a socket for long (a refused flood at the connection cap would hold

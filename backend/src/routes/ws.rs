@@ -26,28 +26,32 @@ use bytes::Bytes;
 use futures_util::SinkExt;
 use protocol::{ChannelId, ClientId, Epoch, MessageId};
 
-use super::refusal;
+use super::{handshake_error::HandshakeError, refusal};
 use crate::{
     admission::{Crowded, Slot, client_address},
     auth::AuthError,
-    error::HandshakeError,
     session,
     state::AppState,
 };
 
 /// A `GET` without `Upgrade`: refused like any bad handshake, after the same checks.
-pub async fn connect(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, HandshakeError> {
-    if let Err(Refusal::Bad(e)) = validate(req.head(), &state) {
-        return Err(e);
-    }
-    actix_http::ws::verify_handshake(req.head())
-        .map_err(|e| HandshakeError::NotWebSocket(e.to_string()))?;
-    Err(HandshakeError::NotWebSocket(
-        "the request did not ask for an upgrade".into(),
-    ))
+pub async fn connect(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let refusal = match validate(req.head(), &state) {
+        Err(Refusal::Bad(e)) => e,
+        _ => match actix_http::ws::verify_handshake(req.head()) {
+            Err(e) => HandshakeError::NotWebSocket(e.to_string()),
+            Ok(()) => HandshakeError::NotWebSocket("the request did not ask for an upgrade".into()),
+        },
+    };
+    let source = source_address(req.head(), req.peer_addr().map(|a| a.ip()), &state);
+    record(&state, &refusal, source);
+    refusal.error_response()
+}
+
+/// Counts a refusal by reason and logs it (once per source and reason, at a bounded rate).
+fn record(state: &AppState, refusal: &HandshakeError, source: Option<IpAddr>) {
+    state.metrics.upgrade_refused(refusal.reason());
+    state.refusals.note(refusal, source);
 }
 
 /// Every request that asks for an upgrade, with its socket.
@@ -58,12 +62,13 @@ pub async fn upgrade(
 ) -> Result<(), actix_web::Error> {
     let head = req.head();
     let peer = framed.io_ref().peer_addr().ok().map(|a| a.ip());
+    let source = source_address(head, peer, &state);
     let accepted = validate(head, &state).and_then(|request| {
         let connection = state
             .connections
             .try_track(state.settings.max_connections)
             .ok_or(HandshakeError::TooManyConnections)?;
-        let slot = admit(head, &state, &request, peer)?;
+        let slot = admit(&state, &request, source)?;
         let response = actix_http::ws::handshake(head)
             .map_err(|e| HandshakeError::NotWebSocket(e.to_string()))?
             .finish()
@@ -74,6 +79,7 @@ pub async fn upgrade(
         Ok(accepted) => accepted,
         Err(Refusal::NotFound) => return Ok(refuse(&mut framed, not_found()).await?),
         Err(Refusal::Bad(e)) => {
+            record(&state, &e, source);
             if let Some(code) = refusal::close_code_for(head, &e) {
                 return Ok(refusal::close_after_upgrade(head, framed, code, &e).await?);
             }
@@ -126,19 +132,22 @@ async fn refuse(
     framed.close().await
 }
 
-/// Takes a place among the client id's and the source address's connections.
-fn admit(
-    head: &RequestHead,
-    state: &AppState,
-    request: &session::Request,
-    peer: Option<IpAddr>,
-) -> Result<Slot, HandshakeError> {
+/// The client's address (an IPv6 /64), behind as many proxies as are trusted.
+fn source_address(head: &RequestHead, peer: Option<IpAddr>, state: &AppState) -> Option<IpAddr> {
     let forwarded_for: Vec<&str> = head
         .headers()
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok())
         .collect();
-    let address = client_address(&forwarded_for, peer, state.settings.trusted_proxy_hops);
+    client_address(&forwarded_for, peer, state.settings.trusted_proxy_hops)
+}
+
+/// Takes a place among the client id's and the source address's connections.
+fn admit(
+    state: &AppState,
+    request: &session::Request,
+    address: Option<IpAddr>,
+) -> Result<Slot, HandshakeError> {
     state
         .admission
         .try_admit(&request.client, address)

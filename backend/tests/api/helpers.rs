@@ -179,6 +179,8 @@ impl Drop for RedisServer {
 /// One backend instance running in-process on a free port.
 pub struct TestApp {
     pub port: u16,
+    /// Where `/metrics` is served (not on the public port).
+    pub metrics_port: u16,
     stop: Option<oneshot::Sender<()>>,
     stopped: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -205,14 +207,17 @@ impl TestApp {
         }
         let settings = Settings::from_vars(vars).expect("test settings");
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let app = Application::build_on(settings, listener).expect("app builds");
+        let metrics_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let app = Application::build_on(settings, listener, metrics_listener).expect("app builds");
         let port = app.port();
+        let metrics_port = app.metrics_port();
         let (stop, stop_rx) = oneshot::channel();
         let stopped = tokio::spawn(app.run_until_stopped(async move {
             let _ = stop_rx.await;
         }));
         Self {
             port,
+            metrics_port,
             stop: Some(stop),
             stopped: Some(stopped),
         }
@@ -289,8 +294,10 @@ impl BackendProcess {
             std::process::id(),
             STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
+        let metrics_port = free_port();
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_backend"))
             .env("PORT", port.to_string())
+            .env("METRICS_PORT", metrics_port.to_string())
             .env("RUST_LOG", "error")
             .env("K_REVISION", &name)
             .envs(env.iter().copied())
@@ -309,7 +316,7 @@ impl BackendProcess {
             );
             if ready
                 && let Ok((200, metrics)) =
-                    http_get_text(&format!("http://127.0.0.1:{port}/metrics")).await
+                    http_get_text(&format!("http://127.0.0.1:{metrics_port}/metrics")).await
                 && metrics.contains(&ours)
             {
                 return Some(Self { port, child });
@@ -692,9 +699,10 @@ pub async fn http_get(url: &str) -> std::io::Result<(u16, serde_json::Value)> {
     ))
 }
 
-/// The value of one Prometheus series (exact name with labels) at `/metrics`.
-pub async fn metric(app_port: u16, series: &str) -> f64 {
-    let (status, text) = http_get_text(&format!("http://127.0.0.1:{app_port}/metrics"))
+/// The value of one Prometheus series (exact name with labels) at `/metrics` on
+/// `metrics_port`.
+pub async fn metric(metrics_port: u16, series: &str) -> f64 {
+    let (status, text) = http_get_text(&format!("http://127.0.0.1:{metrics_port}/metrics"))
         .await
         .unwrap();
     assert_eq!(status, 200);

@@ -124,10 +124,10 @@ async fn a_slow_consumer_is_closed_without_slowing_the_others(engine: Engine) {
     let close = sloth.closed().await.expect("a close frame");
     assert_eq!(u16::from(close.code), 1013);
     assert_eq!(
-        metric(d.b().port, "chat_slow_consumer_closes_total").await,
+        metric(d.b().metrics_port, "chat_slow_consumer_closes_total").await,
         1.0
     );
-    assert!(metric(d.b().port, "chat_fanout_queue_drops_total").await >= 1.0);
+    assert!(metric(d.b().metrics_port, "chat_fanout_queue_drops_total").await >= 1.0);
 }
 
 /// A client that reads nothing at all leaves the server unable to send even its close frame;
@@ -152,7 +152,9 @@ async fn a_client_that_reads_nothing_is_cut_off_after_the_stall_timeout() {
     let mut closed = false;
     for i in 0..3000 {
         talker.say_acked(&format!("{i} {text}")).await;
-        if i % 50 == 49 && metric(d.a().port, "chat_slow_consumer_closes_total").await >= 1.0 {
+        if i % 50 == 49
+            && metric(d.a().metrics_port, "chat_slow_consumer_closes_total").await >= 1.0
+        {
             closed = true;
             break;
         }

@@ -56,7 +56,10 @@ async fn a_cut_subscriber_backfills_what_its_clients_missed() {
     bob.say_acked("m6").await;
     assert_eq!(alice.next_message().await.message, "m6");
     alice.expect_no_message(Duration::from_millis(300)).await;
-    assert_eq!(metric(a.port, "chat_redis_reconnects_total").await, 1.0);
+    assert_eq!(
+        metric(a.metrics_port, "chat_redis_reconnects_total").await,
+        1.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,52 +1,21 @@
-//! What an operator watches: counters and gauges in Prometheus' text format at `/metrics`.
-//!
-//! Hand-rolled atomics rather than a metrics crate: a dozen series, updated on hot paths with
-//! one relaxed atomic add each, rendered on demand.
+//! The text format Prometheus scrapes.
 
 use std::{
     fmt::Write,
     sync::atomic::{AtomicU64, Ordering},
 };
 
-use protocol::ErrorCode;
+use super::{ERROR_CODES, LAG_BUCKETS, Metrics, process};
+use crate::routes::handshake_error::RefusalReason;
 
-/// Upper bounds (seconds) of the pub/sub lag histogram buckets.
-const LAG_BUCKETS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
-/// Every error code, in the order of [`error_slot`].
-const ERROR_CODES: [ErrorCode; 6] = [
-    ErrorCode::BadFrame,
-    ErrorCode::TooLarge,
-    ErrorCode::Unavailable,
-    ErrorCode::RateLimited,
-    ErrorCode::NotConfirmed,
-    ErrorCode::Unauthorized,
-];
-
-/// Where a code is counted: a match, so a code added to the protocol cannot go uncounted
-/// without the build saying so.
-fn error_slot(code: ErrorCode) -> usize {
-    match code {
-        ErrorCode::BadFrame => 0,
-        ErrorCode::TooLarge => 1,
-        ErrorCode::Unavailable => 2,
-        ErrorCode::RateLimited => 3,
-        ErrorCode::NotConfirmed => 4,
-        ErrorCode::Unauthorized => 5,
-    }
-}
-
-#[derive(Default)]
-pub struct Metrics {
-    messages_in: AtomicU64,
-    messages_out: AtomicU64,
-    fanout_drops: AtomicU64,
-    slow_consumer_closes: AtomicU64,
-    redis_reconnects: AtomicU64,
-    lag_buckets: [AtomicU64; LAG_BUCKETS.len()],
-    lag_count: AtomicU64,
-    lag_sum_micros: AtomicU64,
-    errors: [AtomicU64; ERROR_CODES.len()],
-}
+/// The backend's version, as in its Cargo.toml.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The source revision the binary was built from, when the build said (`SOURCE_REVISION`, set
+/// by the image build); `unknown` otherwise.
+const REVISION: &str = match option_env!("SOURCE_REVISION") {
+    Some(revision) => revision,
+    None => "unknown",
+};
 
 /// Gauges read at scrape time from their owners.
 pub struct Gauges<'a> {
@@ -55,54 +24,7 @@ pub struct Gauges<'a> {
     pub channels: usize,
 }
 
-fn add(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
 impl Metrics {
-    /// A `send` was stored and published.
-    pub fn message_in(&self) {
-        add(&self.messages_in);
-    }
-
-    /// A `message` frame was written to a client.
-    pub fn message_out(&self) {
-        add(&self.messages_out);
-    }
-
-    /// A live event could not be queued for a connection that is too slow.
-    pub fn fanout_drop(&self) {
-        add(&self.fanout_drops);
-    }
-
-    /// A connection was closed (1013) for falling behind.
-    pub fn slow_consumer_close(&self) {
-        add(&self.slow_consumer_closes);
-    }
-
-    /// The pub/sub connection had to be re-established.
-    pub fn redis_reconnect(&self) {
-        add(&self.redis_reconnects);
-    }
-
-    /// An `error` frame was sent.
-    pub fn error(&self, code: ErrorCode) {
-        add(&self.errors[error_slot(code)]);
-    }
-
-    /// Time from a message being stored to this instance delivering it to local clients.
-    pub fn pubsub_lag(&self, seconds: f64) {
-        let seconds = seconds.max(0.0);
-        for (bound, bucket) in LAG_BUCKETS.iter().zip(&self.lag_buckets) {
-            if seconds <= *bound {
-                add(bucket);
-            }
-        }
-        add(&self.lag_count);
-        self.lag_sum_micros
-            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
-    }
-
     pub fn render(&self, gauges: Gauges) -> String {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut out = String::with_capacity(2048);
@@ -110,6 +32,10 @@ impl Metrics {
             out,
             "# HELP chat_instance_info This instance's id (as in logs and welcome).\n# TYPE chat_instance_info gauge\nchat_instance_info{{instance_id=\"{}\"}} 1",
             gauges.instance
+        );
+        let _ = writeln!(
+            out,
+            "# HELP chat_build_info The build serving: its version and source revision.\n# TYPE chat_build_info gauge\nchat_build_info{{version=\"{VERSION}\",revision=\"{REVISION}\"}} 1"
         );
         let mut series = |name: &str, kind: &str, help: &str, value: u64| {
             let _ = writeln!(
@@ -173,6 +99,19 @@ impl Metrics {
 
         let _ = writeln!(
             out,
+            "# HELP chat_upgrades_refused_total WebSocket upgrades refused, by reason.\n# TYPE chat_upgrades_refused_total counter"
+        );
+        for reason in RefusalReason::ALL {
+            let count = get(&self.refusals[reason.slot()]);
+            let label = reason.label();
+            let _ = writeln!(
+                out,
+                "chat_upgrades_refused_total{{reason=\"{label}\"}} {count}"
+            );
+        }
+
+        let _ = writeln!(
+            out,
             "# HELP chat_pubsub_lag_seconds Time from a message being stored to its local delivery.\n# TYPE chat_pubsub_lag_seconds histogram"
         );
         for (bound, bucket) in LAG_BUCKETS.iter().zip(&self.lag_buckets) {
@@ -190,6 +129,7 @@ impl Metrics {
             get(&self.lag_sum_micros) as f64 / 1e6
         );
         let _ = writeln!(out, "chat_pubsub_lag_seconds_count {count}");
+        process::render(&mut out, self.started.0);
         out
     }
 }
@@ -197,6 +137,8 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::error_slot;
+    use protocol::ErrorCode;
 
     #[test]
     fn every_error_code_has_its_own_counter() {
@@ -216,6 +158,8 @@ mod tests {
     #[test]
     fn renders_counters_and_a_cumulative_histogram() {
         let m = Metrics::default();
+        m.upgrade_refused(RefusalReason::Token);
+        m.upgrade_refused(RefusalReason::Token);
         m.message_in();
         m.error(ErrorCode::RateLimited);
         m.pubsub_lag(0.003);
@@ -228,11 +172,15 @@ mod tests {
         assert!(text.contains("chat_instance_info{instance_id=\"rev-1\"} 1\n"));
         assert!(text.contains("\nchat_connections 3\n"));
         assert!(text.contains("\nchat_messages_in_total 1\n"));
+        assert!(text.contains("chat_upgrades_refused_total{reason=\"token\"} 2\n"));
         assert!(text.contains("chat_errors_total{code=\"rate_limited\"} 1\n"));
         assert!(text.contains("chat_pubsub_lag_seconds_bucket{le=\"0.002\"} 0\n"));
         assert!(text.contains("chat_pubsub_lag_seconds_bucket{le=\"0.005\"} 1\n"));
         assert!(text.contains("chat_pubsub_lag_seconds_bucket{le=\"1\"} 1\n"));
         assert!(text.contains("chat_pubsub_lag_seconds_bucket{le=\"+Inf\"} 2\n"));
         assert!(text.contains("chat_pubsub_lag_seconds_count 2\n"));
+        assert!(text.contains("chat_upgrades_refused_total{reason=\"origin\"} 0\n"));
+        assert!(text.contains("chat_build_info{version=\""));
+        assert!(text.contains("\nprocess_open_fds "));
     }
 }

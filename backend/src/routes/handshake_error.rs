@@ -7,6 +7,61 @@ use protocol::{EpochError, IdError, MessageIdError};
 
 use crate::auth::AuthError;
 
+/// The kinds of refusal an operator tells apart (the `reason` label of
+/// `chat_upgrades_refused_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefusalReason {
+    BadRequest,
+    NotWebSocket,
+    Origin,
+    Token,
+    Draining,
+    LimitInstance,
+    LimitClient,
+    LimitAddress,
+}
+
+impl RefusalReason {
+    pub const ALL: [RefusalReason; 8] = [
+        RefusalReason::BadRequest,
+        RefusalReason::NotWebSocket,
+        RefusalReason::Origin,
+        RefusalReason::Token,
+        RefusalReason::Draining,
+        RefusalReason::LimitInstance,
+        RefusalReason::LimitClient,
+        RefusalReason::LimitAddress,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RefusalReason::BadRequest => "bad_request",
+            RefusalReason::NotWebSocket => "not_websocket",
+            RefusalReason::Origin => "origin",
+            RefusalReason::Token => "token",
+            RefusalReason::Draining => "draining",
+            RefusalReason::LimitInstance => "limit_instance",
+            RefusalReason::LimitClient => "limit_client",
+            RefusalReason::LimitAddress => "limit_address",
+        }
+    }
+
+    /// Its place among the counters: a match, so a new reason cannot go uncounted.
+    pub fn slot(self) -> usize {
+        match self {
+            RefusalReason::BadRequest => 0,
+            RefusalReason::NotWebSocket => 1,
+            RefusalReason::Origin => 2,
+            RefusalReason::Token => 3,
+            RefusalReason::Draining => 4,
+            RefusalReason::LimitInstance => 5,
+            RefusalReason::LimitClient => 6,
+            RefusalReason::LimitAddress => 7,
+        }
+    }
+}
+
+/// Why an upgrade request was refused, with what the client is told.
 #[derive(Debug, thiserror::Error)]
 pub enum HandshakeError {
     #[error("channel id {0}")]
@@ -36,6 +91,25 @@ pub enum HandshakeError {
 }
 
 impl HandshakeError {
+    /// Why the upgrade was refused, as operators count it: one of a few kinds, so the
+    /// refusal counter's labels stay few whatever a client sends.
+    pub fn reason(&self) -> RefusalReason {
+        match self {
+            HandshakeError::InvalidChannel(_)
+            | HandshakeError::InvalidClient(_)
+            | HandshakeError::InvalidSince(_)
+            | HandshakeError::InvalidEpoch(_)
+            | HandshakeError::InvalidQuery(_) => RefusalReason::BadRequest,
+            HandshakeError::NotWebSocket(_) => RefusalReason::NotWebSocket,
+            HandshakeError::OriginNotAllowed(_) => RefusalReason::Origin,
+            HandshakeError::Unauthorized(_) => RefusalReason::Token,
+            HandshakeError::ShuttingDown => RefusalReason::Draining,
+            HandshakeError::TooManyConnections => RefusalReason::LimitInstance,
+            HandshakeError::TooManyForClient => RefusalReason::LimitClient,
+            HandshakeError::TooManyFromAddress => RefusalReason::LimitAddress,
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             HandshakeError::InvalidChannel(_) => "invalid_channel",
@@ -100,5 +174,17 @@ impl ResponseError for HandshakeError {
             "error": self.code(),
             "message": self.to_string(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RefusalReason;
+
+    #[test]
+    fn every_reason_has_its_own_counter_slot() {
+        for (i, reason) in RefusalReason::ALL.into_iter().enumerate() {
+            assert_eq!(reason.slot(), i, "{reason:?}");
+        }
     }
 }
