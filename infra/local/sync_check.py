@@ -7,8 +7,9 @@ Compares, after replacing each service's address (compose: `<service>:<port>`, t
 `127.0.0.1:<port>`) with `<service>`:
   - the set of services (compose's one-shot `ready` probe is the twin's readiness wait in
     `up`, so it is the only service allowed on one side only);
-  - every environment variable, name and value, per service (PORT and PROXY_PORT only by
-    presence: inside containers every service listens on 8080, natively each has its own);
+  - every environment variable, name and value, per service (PORT, PROXY_PORT and METRICS_PORT
+    only by presence: inside containers every service listens on 8080 and serves metrics on
+    9090, natively each has its own);
   - the published ports: the page on the frontend, the backend on the proxy, with the same
     defaults (the twin is asked for CHAT_PORT/CHAT_BACKEND_PORT = compose's defaults);
   - redis persistence flags, and that the proxy config is the same template file.
@@ -91,7 +92,7 @@ def main() -> int:
             errors.append(f"{name}: env names differ: only compose {sorted(set(c_env) - set(t_env))},"
                           f" only twin {sorted(set(t_env) - set(c_env))}")
         for key in sorted(set(c_env) & set(t_env)):
-            if key in ("PORT", "PROXY_PORT"):
+            if key in ("PORT", "PROXY_PORT", "METRICS_PORT"):
                 continue
             if c_env[key] != t_env[key]:
                 errors.append(f"{name}: {key} differs: compose {c_env[key]!r}, twin {t_env[key]!r}")
