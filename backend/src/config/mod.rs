@@ -5,12 +5,13 @@
 //! part that uses it takes as it is.
 //!
 //! - [`names`]: every variable's name, written once.
-//! - [`vars`]: reading one variable (trimming, numbers, minimums, the error).
-//! - [`bus`]: embedded, one Redis or a Redis Cluster, with the Redis settings.
-//! - [`channels`]: the history and retention every channel gets ([`ChannelPolicy`]).
-//! - [`access`]: allowed origins, tokens, trusted proxies.
-//! - [`limits`]: message size, outbound queue, send rate, connection counts.
-//! - [`timeouts`], [`presence`], [`shutdown`]: the timings of those parts.
+//! - `vars`: reading one variable (trimming, numbers, minimums, the error).
+//! - `bus`: [`BusSettings`], embedded, one Redis or a Redis Cluster, with the Redis settings.
+//! - `channels`: the history and retention every channel gets ([`ChannelPolicy`]).
+//! - `access`: [`AccessSettings`], allowed origins, tokens, trusted proxies.
+//! - `limits`: [`LimitSettings`], message size, outbound queue, send rate, connections.
+//! - `timeouts`, `presence`, `shutdown`: [`TimeoutSettings`], [`PresenceSettings`],
+//!   [`ShutdownSettings`], the timings of those parts.
 
 mod access;
 mod bus;
