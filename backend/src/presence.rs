@@ -9,7 +9,7 @@ use crate::state::AppState;
 
 /// Refreshes three times per TTL, so one late or failed round never expires anybody.
 pub async fn keep_fresh(state: Arc<AppState>) {
-    let period = state.settings.presence_ttl / 3;
+    let period = state.settings.presence.ttl / 3;
     let stop = state.shutdown.wait();
     tokio::pin!(stop);
     loop {
@@ -29,7 +29,7 @@ pub async fn keep_fresh(state: Arc<AppState>) {
 pub async fn announce_presence_batches(state: Arc<AppState>) {
     let stop = state.shutdown.wait();
     tokio::pin!(stop);
-    let mut tick = tokio::time::interval(state.settings.presence_batch);
+    let mut tick = tokio::time::interval(state.settings.presence.batch);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

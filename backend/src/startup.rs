@@ -10,12 +10,8 @@ use actix_web::{App, dev::AppConfig, rt::net::TcpStream, web};
 use anyhow::Context;
 
 use crate::{
-    bus::{
-        Bus, ChannelPolicy,
-        embedded::EmbeddedBus,
-        redis::{RedisBus, RedisSettings},
-    },
-    config::Settings,
+    bus::{Bus, ChannelPolicy, embedded::EmbeddedBus, redis::RedisBus},
+    config::{BusSettings, Settings},
     hub::Hub,
     metrics::Metrics,
     presence, routes,
@@ -50,43 +46,12 @@ impl Application {
         let port = listener.local_addr()?.port();
         let metrics_port = metrics_listener.local_addr()?.port();
         let metrics = Arc::new(Metrics::default());
-        let hub = Arc::new(Hub::new(metrics.clone(), settings.presence_detail_max));
-        let policy = ChannelPolicy {
-            history_limit: settings.history_limit,
-            history_max: settings.history_max,
-            dedupe_window: settings.dedupe_window,
-            channel_ttl: settings.channel_ttl,
-        };
-        let redis = RedisSettings {
-            url: settings.redis_url.clone().unwrap_or_default(),
-            ca_cert: settings.redis_ca_cert.clone(),
-            pool_size: settings.redis_pool_size,
-            command_timeout: settings.redis_timeout,
-            presence_ttl: settings.presence_ttl,
-            subscriber_ping: settings.subscriber_ping,
-            wait_replicas: settings.redis_wait_replicas,
-            wait_timeout: settings.redis_wait_timeout,
-        };
-        let bus: Arc<dyn Bus> = match (&settings.redis_url, &settings.redis_cluster_urls) {
-            (Some(_), _) => Arc::new(RedisBus::start(
-                redis,
-                policy,
-                hub.clone(),
-                metrics.clone(),
-            )?),
-            (None, Some(seeds)) => Arc::new(RedisBus::start_cluster(
-                seeds,
-                redis,
-                policy,
-                hub.clone(),
-                metrics.clone(),
-            )?),
-            (None, None) => EmbeddedBus::start(hub.clone(), policy),
-        };
-        let grace = settings.shutdown_grace;
+        let hub = Arc::new(Hub::new(metrics.clone(), settings.presence.detail_max));
+        let bus = start_bus(&settings.bus, settings.channels, &hub, &metrics)?;
+        let grace = settings.shutdown.grace;
         let workers = settings.workers;
-        let handshake_timeout = settings.handshake_timeout;
-        let stalled_socket_timeout = settings.stalled_socket_timeout;
+        let handshake_timeout = settings.timeouts.handshake;
+        let stalled_socket_timeout = settings.timeouts.stalled_socket;
         let state = Arc::new(AppState::new(settings, hub, bus, metrics));
         tokio::spawn(presence::keep_fresh(state.clone()));
         tokio::spawn(presence::announce_online_counts(state.clone()));
@@ -183,14 +148,14 @@ impl Application {
                 .close_all_in_batches(
                     actix_http::ws::CloseCode::Restart,
                     "server restarting; reconnect with since",
-                    closing.settings.shutdown_spread,
+                    closing.settings.shutdown.spread,
                 )
                 .await;
         });
         // The stop command is sent at once; the server future below carries it out.
         let _stopped = handle.stop(true);
         if tokio::time::timeout(
-            state.settings.shutdown_grace,
+            state.settings.shutdown.grace,
             state.connections.all_closed(),
         )
         .await
@@ -200,4 +165,27 @@ impl Application {
         }
         server.await
     }
+}
+
+/// Starts the bus the settings chose, delivering its events to `hub`.
+fn start_bus(
+    settings: &BusSettings,
+    policy: ChannelPolicy,
+    hub: &Arc<Hub>,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Arc<dyn Bus>> {
+    let (sink, metrics) = (hub.clone(), metrics.clone());
+    Ok(match settings {
+        BusSettings::Embedded => EmbeddedBus::start(sink, policy),
+        BusSettings::Redis(redis) => {
+            Arc::new(RedisBus::start(redis.clone(), policy, sink, metrics)?)
+        }
+        BusSettings::Cluster { seeds, redis } => Arc::new(RedisBus::start_cluster(
+            seeds,
+            redis.clone(),
+            policy,
+            sink,
+            metrics,
+        )?),
+    })
 }

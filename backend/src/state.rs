@@ -5,8 +5,6 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
-use protocol::MessageLimits;
-
 use crate::{
     admission::Admission,
     bus::{Bus, ConnKey},
@@ -14,13 +12,12 @@ use crate::{
     hub::Hub,
     metrics::Metrics,
     routes::{health::ReadinessLog, refusal_log::RefusalLog},
-    session::{RateLimit, SendBudgets},
+    session::SendBudgets,
     shutdown::{ConnectionTracker, Shutdown},
 };
 
 pub struct AppState {
     pub settings: Settings,
-    pub limits: MessageLimits,
     pub hub: Arc<Hub>,
     pub bus: Arc<dyn Bus>,
     pub shutdown: Shutdown,
@@ -48,18 +45,13 @@ impl AppState {
         metrics: Arc<Metrics>,
     ) -> Self {
         let instance_id = settings.instance_id.clone();
-        let send_budgets = SendBudgets::new(RateLimit {
-            per_second: settings.rate_limit_per_sec,
-            burst: settings.rate_limit_burst,
-        });
+        let send_budgets = SendBudgets::new(settings.limits.rate);
+        let connections = settings.limits.connections;
         let admission = Arc::new(Admission::new(
-            settings.max_connections_per_client,
-            settings.max_connections_per_address,
+            connections.per_client,
+            connections.per_address,
         ));
         Self {
-            limits: MessageLimits {
-                max_chars: settings.max_message_chars,
-            },
             settings,
             hub,
             bus,

@@ -66,7 +66,7 @@ pub async fn upgrade(
     let accepted = validate(head, &state).and_then(|request| {
         let connection = state
             .connections
-            .try_track(state.settings.max_connections)
+            .try_track(state.settings.limits.connections.total)
             .ok_or(HandshakeError::TooManyConnections)?;
         let slot = admit(&state, &request, source)?;
         let response = actix_http::ws::handshake(head)
@@ -139,7 +139,11 @@ fn source_address(head: &RequestHead, peer: Option<IpAddr>, state: &AppState) ->
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok())
         .collect();
-    client_address(&forwarded_for, peer, state.settings.trusted_proxy_hops)
+    client_address(
+        &forwarded_for,
+        peer,
+        state.settings.access.trusted_proxy_hops,
+    )
 }
 
 /// Takes a place among the client id's and the source address's connections.
@@ -191,12 +195,12 @@ fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Re
         .map_err(HandshakeError::InvalidEpoch)?;
     if let Some(origin) = head.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
-        if !state.settings.allowed_origins.allows(origin) {
+        if !state.settings.access.allowed_origins.allows(origin) {
             return Err(HandshakeError::OriginNotAllowed(origin.to_owned()).into());
         }
     }
     let mut token_expires = None;
-    if let Some(authority) = &state.settings.auth {
+    if let Some(authority) = &state.settings.access.auth {
         let token = query
             .get("token")
             .map(String::as_str)

@@ -40,7 +40,7 @@ pub use self::{
 use crate::{
     bus::{BusError, ConnKey, History, Resume, Roster},
     hub::Member,
-    outbox::{self, Outbox, QueueLimits},
+    outbox::{self, Outbox},
     shutdown::ConnectionGuard,
     state::AppState,
 };
@@ -84,10 +84,7 @@ fn start(
     early: Bytes,
     connection: Arc<ConnectionGuard>,
 ) -> Writer {
-    let (outbox, inbox) = outbox::outbox(QueueLimits {
-        frames: state.settings.outbound_queue,
-        bytes: state.settings.outbound_queue_bytes,
-    });
+    let (outbox, inbox) = outbox::outbox(state.settings.limits.outbound);
     let (writer, greet, writer_gone) =
         Writer::new(inbox, outbox.closer().clone(), state.metrics.clone());
     let incoming = IncomingFrames::new(
@@ -95,7 +92,7 @@ fn start(
         early,
         writer_gone,
         MAX_FRAME_BYTES,
-        state.settings.message_timeout,
+        state.settings.timeouts.message,
     );
     actix_web::rt::spawn(run(state, request, outbox, greet, incoming, connection));
     writer
@@ -193,7 +190,7 @@ async fn join(
     mut subscribed: watch::Receiver<bool>,
     presence_registered: &mut bool,
 ) -> Result<(Roster, History), BusError> {
-    let timeout = state.settings.redis_timeout;
+    let timeout = state.settings.timeouts.join;
     match tokio::time::timeout(timeout, subscribed.wait_for(|live| *live)).await {
         Ok(Ok(_)) => {}
         _ => {

@@ -58,9 +58,9 @@ impl<'a> Reader<'a> {
         // Leave before the platform's request timeout does it for us, at a moment of our own
         // choosing (the last tenth of the allowed age, at random) so clients that connected
         // together do not all reconnect together.
-        let max_age = self.state.settings.connection_max_age;
+        let max_age = self.state.settings.timeouts.connection_max_age;
         let retire_at = Instant::now() + max_age.mul_f64(0.9 + 0.1 * unit_random());
-        let ping_every = self.state.settings.ping_interval;
+        let ping_every = self.state.settings.timeouts.ping_interval;
         let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
         let mut pong_due: Option<Instant> = None;
         loop {
@@ -76,7 +76,7 @@ impl<'a> Reader<'a> {
                     if self.outbox.send(Outbound::ping()).await.is_err() {
                         break;
                     }
-                    pong_due.get_or_insert(Instant::now() + self.state.settings.pong_timeout);
+                    pong_due.get_or_insert(Instant::now() + self.state.settings.timeouts.pong);
                 }
                 _ = tokio::time::sleep_until(retire_at) => {
                     self.close(CloseCode::Restart, "connection reached its maximum age; reconnect with since");
@@ -144,7 +144,7 @@ impl<'a> Reader<'a> {
     /// Takes a new token for the connection: it must be valid for this client id and
     /// channel, as at the handshake; the connection then lasts until it expires.
     fn refresh(&mut self, token: &str, nonce: Option<String>) -> ServerFrame {
-        let Some(authority) = &self.state.settings.auth else {
+        let Some(authority) = &self.state.settings.access.auth else {
             return ServerFrame::Error {
                 code: ErrorCode::BadFrame,
                 message: "this server does not use tokens".into(),
@@ -172,7 +172,7 @@ impl<'a> Reader<'a> {
     /// Handles one client text frame and returns the frame to answer it with.
     async fn on_text(&mut self, text: &str) -> Outbound {
         let (state, request) = (self.state, self.request);
-        let reply = match ClientFrame::parse(text, &state.limits) {
+        let reply = match ClientFrame::parse(text, &state.settings.limits.message) {
             Err(refused) => refused.into(),
             Ok(ClientFrame::Ping { nonce }) => ServerFrame::Pong { nonce },
             Ok(ClientFrame::Refresh { token, nonce }) => self.refresh(&token, nonce),
