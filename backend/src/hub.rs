@@ -201,11 +201,6 @@ impl Hub {
     pub fn channel_count(&self) -> usize {
         self.lock().len()
     }
-
-    /// Local connections across all channels.
-    pub fn member_count(&self) -> usize {
-        self.lock().values().map(|c| c.members.len()).sum()
-    }
 }
 
 impl EventSink for Hub {

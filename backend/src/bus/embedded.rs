@@ -2,7 +2,7 @@
 //!
 //! Ids are minted like Redis Stream ids, history is trimmed the same way and resume follows
 //! the same rules, so a laptop run behaves like production and the behaviour tests run
-//! unchanged against both engines. Channels idle for the channel TTL with nobody connected
+//! unchanged against every engine. Channels idle for the channel TTL with nobody connected
 //! are forgotten by a periodic sweep, as Redis expires their keys.
 
 use std::{

@@ -370,7 +370,8 @@ pub enum Engine {
 }
 
 impl Deployment {
-    /// Embedded: one instance. Redis: two instances on a private `redis-server`.
+    /// Embedded: one instance. Redis: two instances on a private `redis-server`. Cluster: two
+    /// instances on a private three-primary Redis Cluster.
     pub async fn start(engine: Engine, overrides: &[(&str, &str)]) -> Self {
         match engine {
             Engine::Embedded => Self {

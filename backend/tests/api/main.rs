@@ -1,6 +1,7 @@
-//! Behaviour tests of the backend over real sockets: real WebSocket clients, a private
-//! `redis-server` per test, and two backend instances bridged through it. Every behaviour
-//! test runs twice: on the embedded bus (one instance) and on Redis (two instances).
+//! Behaviour tests of the backend over real sockets: real WebSocket clients, and Redis servers
+//! of each test's own. Every behaviour test runs on all three engines: the embedded bus (one
+//! instance), one Redis (two instances bridged through a private `redis-server`) and a Redis
+//! Cluster (two instances over a private three-primary cluster, sharded pub/sub).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cluster_harness;

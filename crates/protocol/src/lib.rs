@@ -23,6 +23,3 @@ pub use frames::{
 };
 pub use ids::{ChannelId, ClientId, IdError};
 pub use message_id::{MessageId, MessageIdError};
-
-/// The protocol version this crate implements; bump on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 1;
