@@ -1,6 +1,8 @@
-//! Reads a client's frames until it leaves, a close is requested, or the client stops
-//! answering pings. A client's sends are handled one after another, in the order it
-//! sent them, so they are stored in that order.
+//! The session's event loop, once the client has joined: answers the client's frames, pings
+//! it, and ends the connection when the client leaves, a close is requested, the client
+//! stops answering pings, its token expires or the connection reaches its maximum age. A
+//! client's sends are handled one after another, in the order it sent them, so they are
+//! stored in that order.
 
 use std::time::Duration;
 
@@ -20,7 +22,8 @@ use crate::{
     state::AppState,
 };
 
-pub struct Reader<'a> {
+/// What the loop needs besides its timers.
+pub struct EventLoop<'a> {
     state: &'a AppState,
     request: &'a Request,
     incoming: ClientFrames,
@@ -30,7 +33,7 @@ pub struct Reader<'a> {
     token_expires: Option<u64>,
 }
 
-impl<'a> Reader<'a> {
+impl<'a> EventLoop<'a> {
     pub fn new(
         state: &'a AppState,
         request: &'a Request,
