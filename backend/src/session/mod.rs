@@ -4,9 +4,11 @@
 //! client's frames ([`incoming`]), the write half to the connection's writer
 //! ([`writer`]), which sends the greeting, then drains the connection's bounded outbound
 //! queue ([`crate::outbox`]). The session's own task joins the channel ([`join`]), runs
-//! the replay ([`replay`]) alongside the event loop ([`event_loop`]), and then gives back
-//! what the connection held ([`membership`]) before it closes.
+//! the replay ([`replay`]) alongside the event loop ([`event_loop`], which leaves what to
+//! answer each client frame with to [`answers`]), and then gives back what the connection
+//! held ([`membership`]) before it closes.
 
+mod answers;
 mod event_loop;
 mod frame_decoder;
 pub mod incoming;
@@ -106,7 +108,7 @@ pub async fn run(
         frames,
         connection.clone(),
     ));
-    writer.write_all(write).await;
+    writer.write_to(write).await;
     drop(connection);
 }
 

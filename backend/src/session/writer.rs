@@ -1,6 +1,6 @@
 //! A connection's writer: the only source of what goes to the socket, and what writes it.
 //!
-//! [`Writer::write_all`] asks for the next chunk whenever the socket can take more, and a
+//! [`Writer::write_to`] asks for the next chunk whenever the socket can take more, and a
 //! frame offered to the connection's queue wakes it directly: no task in between, and every
 //! frame that queued up while the socket was busy is encoded into one chunk, so it leaves in
 //! one write. The order on the wire is always: the greeting (`welcome`), the replay, then
@@ -176,7 +176,7 @@ impl Writer {
     /// Writes the chunks until there are no more, then closes the sending side (FIN). A
     /// client that stops reading blocks this until the kernel gives up on it
     /// (`TCP_USER_TIMEOUT`).
-    pub async fn write_all(mut self, mut socket: OwnedWriteHalf) {
+    pub async fn write_to(mut self, mut socket: OwnedWriteHalf) {
         while let Some(chunk) = self.next_chunk().await {
             if socket.write_all(&chunk).await.is_err() {
                 return;
