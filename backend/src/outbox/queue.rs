@@ -231,12 +231,7 @@ impl Queue {
             .skip(replay)
             .filter(|frame| !unfinished || frame.id.is_none())
             .collect();
-        state.bytes = kept.iter().map(Outbound::len).sum();
-        state.frames = kept;
-        state.closed = true;
-        state.replaying = false;
-        state.replay_frames = 0;
-        state.replay_bytes = 0;
+        state.close_keeping(kept);
         drop(state);
         self.room.notify_waiters();
         self.writer.wake();
@@ -244,15 +239,21 @@ impl Queue {
 
     /// The writer is gone: drops what is queued and turns every sender away from now on.
     pub fn close(&self) {
-        let mut state = self.lock();
-        state.closed = true;
-        state.frames = VecDeque::new();
-        state.bytes = 0;
-        state.replaying = false;
-        state.replay_frames = 0;
-        state.replay_bytes = 0;
-        drop(state);
+        self.lock().close_keeping(VecDeque::new());
         self.room.notify_waiters();
+    }
+}
+
+impl State {
+    /// Turns every sender away from now on; the writer still gets `kept`, and nothing of the
+    /// replay.
+    fn close_keeping(&mut self, kept: VecDeque<Outbound>) {
+        self.bytes = kept.iter().map(Outbound::len).sum();
+        self.frames = kept;
+        self.closed = true;
+        self.replaying = false;
+        self.replay_frames = 0;
+        self.replay_bytes = 0;
     }
 }
 

@@ -273,6 +273,17 @@ mod tests {
         out
     }
 
+    /// The reason of the close frame that must be all of the next chunk.
+    fn close_frame(writer: &mut Writer) -> CloseReason {
+        let Poll::Ready(Some(chunk)) = poll(writer) else {
+            panic!("no close frame");
+        };
+        match <[Frame; 1]>::try_from(frames(chunk)) {
+            Ok([Frame::Close(Some(reason))]) => reason,
+            other => panic!("expected only a close frame, got {other:?}"),
+        }
+    }
+
     fn texts(frames: &[Frame]) -> Vec<&str> {
         frames
             .iter()
@@ -356,16 +367,8 @@ mod tests {
         outbox
             .closer()
             .farewell(CloseCode::Away, "connection ended");
-        let Poll::Ready(Some(chunk)) = poll(&mut writer) else {
-            panic!("no close frame");
-        };
-        match &frames(chunk)[..] {
-            [Frame::Close(Some(reason))] => {
-                // The first reason wins.
-                assert_eq!(reason.code, CloseCode::Again);
-            }
-            other => panic!("expected only a close frame, got {other:?}"),
-        }
+        // The first reason wins.
+        assert_eq!(close_frame(&mut writer).code, CloseCode::Again);
         assert!(
             poll(&mut writer).is_pending(),
             "hung up before the client answered"
@@ -381,15 +384,8 @@ mod tests {
         outbox
             .closer()
             .farewell(CloseCode::Protocol, &"é".repeat(100));
-        let Poll::Ready(Some(chunk)) = poll(&mut writer) else {
-            panic!("no close frame");
-        };
-        match &frames(chunk)[..] {
-            [Frame::Close(Some(reason))] => {
-                let description = reason.description.as_deref().unwrap_or_default();
-                assert_eq!(description, "é".repeat(61));
-            }
-            other => panic!("expected only a close frame, got {other:?}"),
-        }
+        let reason = close_frame(&mut writer);
+        let description = reason.description.as_deref().unwrap_or_default();
+        assert_eq!(description, "é".repeat(61));
     }
 }
