@@ -5,9 +5,9 @@
 //! client reads slower than the channel talks) is closed with 1013 and resumes from history
 //! when it comes back, rather than losing messages silently or stalling anyone else.
 //!
-//! The receiving end ([`OutboxReceiver`]) is the connection's writer, polled by the socket's
-//! own I/O, so a queued frame is one wake-up away from the socket, and frames that queued up
-//! while the socket was busy go out in one write.
+//! The receiving end ([`OutboxReceiver`]) belongs to the connection's writer, which writes
+//! to the socket itself, so a queued frame is one wake-up away from the socket, and frames
+//! that queued up while the socket was busy go out in one write.
 
 mod closer;
 mod queue;

@@ -7,6 +7,10 @@
 //! the replay ([`replay`]) alongside the event loop ([`event_loop`], which leaves what to
 //! answer each client frame with to [`answers`]), and then gives back what the connection
 //! held ([`membership`]) before it closes.
+//!
+//! Beside them: [`frame_decoder`] (the RFC 6455 decoding under [`incoming`]),
+//! [`rate_limit`] (the send budgets [`answers`] draws on) and [`read_check`] (the read
+//! side's properties, checked by the fuzz tests).
 
 mod answers;
 mod event_loop;
