@@ -1,5 +1,6 @@
-//! Closing a connection from anywhere: the hub (too slow, gap, shutdown), the reader (the
-//! client left, pong timeout, bad frames) or the session (cleanup done).
+//! Closing a connection from anywhere: the hub (too slow, gap, shutdown), the session's
+//! event loop (the client left, pong timeout, bad frames) or the session's end (cleanup
+//! done).
 
 use std::{
     sync::{

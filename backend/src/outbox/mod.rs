@@ -5,9 +5,9 @@
 //! client reads slower than the channel talks) is closed with 1013 and resumes from history
 //! when it comes back, rather than losing messages silently or stalling anyone else.
 //!
-//! The receiving end is the connection's writer, polled by the socket's own I/O, so a queued
-//! frame is one wake-up away from the socket, and frames that queued up while the socket was
-//! busy go out in one write.
+//! The receiving end ([`OutboxReceiver`]) belongs to the connection's writer, which writes
+//! to the socket itself, so a queued frame is one wake-up away from the socket, and frames
+//! that queued up while the socket was busy go out in one write.
 
 mod closer;
 mod queue;
@@ -94,7 +94,7 @@ pub struct Outbox {
 }
 
 /// The receiving side, owned by the connection's writer.
-pub struct Inbox {
+pub struct OutboxReceiver {
     queue: Arc<Queue>,
 }
 
@@ -115,14 +115,16 @@ pub enum Offered {
 #[derive(Debug)]
 pub struct Gone;
 
-pub fn outbox(limits: QueueLimits) -> (Outbox, Inbox) {
+/// A connection's queue: the sending side for the hub and the session, the receiving side
+/// for its writer.
+pub fn channel(limits: QueueLimits) -> (Outbox, OutboxReceiver) {
     let queue = Arc::new(Queue::new(limits));
     (
         Outbox {
             queue: queue.clone(),
             closer: Arc::new(Closer::default()),
         },
-        Inbox { queue },
+        OutboxReceiver { queue },
     )
 }
 
@@ -160,8 +162,8 @@ impl Outbox {
     }
 
     /// Queues a reply to the client's own frame, waiting for room (in frames and bytes):
-    /// only the connection's own reader ever waits here. Once a close is requested the writer stops draining the
-    /// queue, so the wait ends there too.
+    /// only the session's own event loop ever waits here. Once a close is requested the
+    /// writer stops draining the queue, so the wait ends there too.
     pub async fn send(&self, frame: Outbound) -> Result<(), Gone> {
         tokio::select! {
             sent = self.queue.push(frame) => sent,
@@ -200,7 +202,7 @@ impl Outbox {
     }
 }
 
-impl Inbox {
+impl OutboxReceiver {
     /// Takes the next queued frame, or registers `cx` to be woken when one arrives.
     /// `Ready(None)` once every sender is gone.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outbound>> {
@@ -208,7 +210,7 @@ impl Inbox {
     }
 }
 
-impl Drop for Inbox {
+impl Drop for OutboxReceiver {
     fn drop(&mut self) {
         self.queue.close();
     }

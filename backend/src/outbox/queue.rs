@@ -231,12 +231,7 @@ impl Queue {
             .skip(replay)
             .filter(|frame| !unfinished || frame.id.is_none())
             .collect();
-        state.bytes = kept.iter().map(Outbound::len).sum();
-        state.frames = kept;
-        state.closed = true;
-        state.replaying = false;
-        state.replay_frames = 0;
-        state.replay_bytes = 0;
+        state.close_keeping(kept);
         drop(state);
         self.room.notify_waiters();
         self.writer.wake();
@@ -244,15 +239,21 @@ impl Queue {
 
     /// The writer is gone: drops what is queued and turns every sender away from now on.
     pub fn close(&self) {
-        let mut state = self.lock();
-        state.closed = true;
-        state.frames = VecDeque::new();
-        state.bytes = 0;
-        state.replaying = false;
-        state.replay_frames = 0;
-        state.replay_bytes = 0;
-        drop(state);
+        self.lock().close_keeping(VecDeque::new());
         self.room.notify_waiters();
+    }
+}
+
+impl State {
+    /// Turns every sender away from now on; the writer still gets `kept`, and nothing of the
+    /// replay.
+    fn close_keeping(&mut self, kept: VecDeque<Outbound>) {
+        self.bytes = kept.iter().map(Outbound::len).sum();
+        self.frames = kept;
+        self.closed = true;
+        self.replaying = false;
+        self.replay_frames = 0;
+        self.replay_bytes = 0;
     }
 }
 
@@ -303,6 +304,19 @@ mod tests {
             })
     }
 
+    /// A reply pushed from another task, given the chance to go in (or start waiting).
+    async fn waiting_reply(
+        q: &Arc<Queue>,
+        body: &'static str,
+    ) -> tokio::task::JoinHandle<Result<(), Gone>> {
+        let pushing = tokio::spawn({
+            let q = q.clone();
+            async move { q.push(text(body)).await }
+        });
+        tokio::task::yield_now().await;
+        pushing
+    }
+
     #[test]
     fn full_by_frames_or_by_bytes_replies_too() {
         let q = queue(3, 10);
@@ -324,11 +338,7 @@ mod tests {
     async fn a_reply_waits_for_room_in_bytes() {
         let q = Arc::new(queue(100, 10));
         assert!(q.try_push(text("123456789")).is_ok());
-        let waiting = tokio::spawn({
-            let q = q.clone();
-            async move { q.push(text("reply")).await }
-        });
-        tokio::task::yield_now().await;
+        let waiting = waiting_reply(&q, "reply").await;
         assert!(!waiting.is_finished(), "a reply went over the byte limit");
         assert_eq!(
             pop(&q, Waker::noop()),
@@ -422,20 +432,12 @@ mod tests {
     async fn a_waiting_reply_goes_in_when_room_is_made_or_fails_when_the_writer_is_gone() {
         let q = Arc::new(queue(1, 1024));
         assert!(q.try_push(text("first")).is_ok());
-        let waiting = tokio::spawn({
-            let q = q.clone();
-            async move { q.push(text("reply")).await }
-        });
-        tokio::task::yield_now().await;
+        let waiting = waiting_reply(&q, "reply").await;
         assert!(!waiting.is_finished());
         assert_eq!(pop(&q, Waker::noop()), Poll::Ready(Some("first".into())));
         assert!(matches!(waiting.await, Ok(Ok(()))));
 
-        let blocked = tokio::spawn({
-            let q = q.clone();
-            async move { q.push(text("never")).await }
-        });
-        tokio::task::yield_now().await;
+        let blocked = waiting_reply(&q, "never").await;
         q.close();
         assert!(matches!(blocked.await, Ok(Err(Gone))));
         assert!(matches!(q.try_push(text("late")), Err(Refused::Gone)));

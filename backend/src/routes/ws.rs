@@ -93,7 +93,7 @@ pub async fn upgrade(
     let FramedParts { io, read_buf, .. } = framed.into_parts();
     let early = Bytes::copy_from_slice(&read_buf);
     drop(read_buf);
-    session::serve(state, request, connection, io, early).await;
+    session::run(state, request, connection, io, early).await;
     Ok(())
 }
 

@@ -1,45 +1,45 @@
-//! One WebSocket connection, from `welcome` to cleanup.
+//! One WebSocket connection, from the upgrade to the end of the closing handshake.
 //!
-//! Joining follows one rule that makes replay and live delivery meet without a gap or a
-//! duplicate: subscribe first, read history second. The connection is in the hub (so live
-//! events queue up for it) and the bus subscription is confirmed before history is read;
-//! the replay ([`replay`]) goes out page by page ahead of them, and the writer then drops
-//! any queued message whose id it already replayed.
+//! [`run`] is the only way in. It splits the upgraded socket: the read half goes to the
+//! client's frames ([`incoming`]), the write half to the connection's writer
+//! ([`writer`]), which sends the greeting, then drains the connection's bounded outbound
+//! queue ([`crate::outbox`]). The session's own task joins the channel ([`join`]), runs
+//! the replay ([`replay`]) alongside the event loop ([`event_loop`], which leaves what to
+//! answer each client frame with to [`answers`]), and then gives back what the connection
+//! held ([`membership`]) before it closes.
 //!
-//! The session task reads the client's frames (`reader`); the connection's [`Writer`] sends
-//! the greeting, then drains the connection's bounded outbound queue; [`serve`] moves the
-//! bytes between them and the socket.
+//! Beside them: [`frame_decoder`] (the RFC 6455 decoding under [`incoming`]),
+//! [`rate_limit`] (the send budgets [`answers`] draws on) and [`read_check`] (the read
+//! side's properties, checked by the fuzz tests).
 
+mod answers;
+mod event_loop;
 mod frame_decoder;
 pub mod incoming;
+mod join;
+mod membership;
 mod rate_limit;
 pub mod read_check;
-mod reader;
 mod replay;
-mod socket;
 mod writer;
 
 use std::{sync::Arc, time::Duration};
 
 use actix_http::ws::CloseCode;
+use actix_web::rt::net::TcpStream;
 use bytes::Bytes;
-use protocol::{
-    ChannelId, ClientId, Epoch, ErrorCode, MessageId, ServerFrame, frames::MAX_FRAME_BYTES,
-};
-use tokio::{net::tcp::OwnedReadHalf, sync::watch};
+use protocol::{ChannelId, ClientId, Epoch, MessageId, frames::MAX_FRAME_BYTES};
+use tokio::net::tcp::OwnedReadHalf;
 
+pub use self::rate_limit::{RateLimit, SendBudgets};
 use self::{
+    event_loop::EventLoop,
     incoming::IncomingFrames,
-    writer::{Greeting, GreetingSender},
-};
-pub use self::{
-    rate_limit::{RateLimit, SendBudgets},
-    socket::serve,
-    writer::Writer,
+    membership::Membership,
+    writer::{GreetingSender, Writer},
 };
 use crate::{
-    bus::{BusError, ConnKey, History, Resume, Roster},
-    hub::Member,
+    bus::Resume,
     outbox::{self, Outbox},
     shutdown::ConnectionGuard,
     state::AppState,
@@ -74,62 +74,58 @@ impl Request {
 /// The client's frames, read from the socket's read half.
 type ClientFrames = IncomingFrames<OwnedReadHalf>;
 
-/// Starts the session of an upgraded connection whose frames arrive on `read` (after the
-/// `early` bytes that came with the request head), and returns the writer whose chunks must
-/// go to the socket.
-fn start(
+/// Runs the session of an upgraded connection, returning once its writer is done. `early`
+/// is what the client sent right after its request head, before the upgrade was answered.
+///
+/// The socket is taken out of the HTTP server's hands, so an idle connection keeps no read
+/// or write buffer (the HTTP/1 server would keep 8 KiB of each for the connection's life).
+/// The writing happens here, in the caller's task, and the rest in the session's own task;
+/// the server counts the connection as open until both are done: the session's cleanup and
+/// its close frame.
+pub async fn run(
     state: Arc<AppState>,
     request: Request,
-    read: OwnedReadHalf,
+    connection: ConnectionGuard,
+    socket: TcpStream,
     early: Bytes,
-    connection: Arc<ConnectionGuard>,
-) -> Writer {
-    let (outbox, inbox) = outbox::outbox(state.settings.limits.outbound);
+) {
+    let (read, write) = socket.into_split();
+    let connection = Arc::new(connection);
+    let (outbox, queued) = outbox::channel(state.settings.limits.outbound);
     let (writer, greet, writer_gone) =
-        Writer::new(inbox, outbox.closer().clone(), state.metrics.clone());
-    let incoming = IncomingFrames::new(
+        Writer::new(queued, outbox.closer().clone(), state.metrics.clone());
+    let frames = IncomingFrames::new(
         read,
         early,
         writer_gone,
         MAX_FRAME_BYTES,
         state.settings.timeouts.message,
     );
-    actix_web::rt::spawn(run(state, request, outbox, greet, incoming, connection));
-    writer
+    actix_web::rt::spawn(converse(
+        state,
+        request,
+        outbox,
+        greet,
+        frames,
+        connection.clone(),
+    ));
+    writer.write_to(write).await;
+    drop(connection);
 }
 
-async fn run(
+/// The session's own task: join, greet, replay alongside the event loop, leave, close.
+async fn converse(
     state: Arc<AppState>,
     request: Request,
     outbox: Outbox,
     greet: GreetingSender,
-    mut incoming: ClientFrames,
+    mut frames: ClientFrames,
     connection: Arc<ConnectionGuard>,
 ) {
-    let conn_key = state.next_conn_key();
-    let (member, subscribed) = state.hub.join(
-        &request.channel,
-        Member {
-            client: request.client.clone(),
-            conn_key: conn_key.clone(),
-            outbox: outbox.clone(),
-        },
-        &*state.bus,
-    );
-    log::debug!(channel:% = request.channel, client_id:% = request.client, conn:% = conn_key; "Client connected.");
-
-    let mut presence_registered = false;
-    let joined = join(
-        &state,
-        &request,
-        &conn_key,
-        subscribed,
-        &mut presence_registered,
-    )
-    .await;
-    match joined {
+    let (mut membership, subscribed) = Membership::enter(&state, &request, &outbox);
+    match join::join(&state, &request, &mut membership, subscribed).await {
         Ok((roster, history)) => {
-            let greeting = greeting(&state.instance_id, &request, roster, &history);
+            let greeting = join::greeting(&state.instance_id, &request, roster, &history);
             // Fails only when the connection is already over.
             if greet.send(greeting).is_ok() {
                 let replay = replay::send(
@@ -139,92 +135,33 @@ async fn run(
                     history.messages,
                     &outbox,
                 );
-                let reading = reader::Reader::new(&state, &request, incoming, outbox.clone()).run();
-                incoming = replay::alongside(replay, reading).await;
+                let events = EventLoop::new(&state, &request, frames, outbox.clone()).run();
+                frames = replay::alongside(replay, events).await;
             }
         }
         Err(e) => {
             log::warn!(channel:% = request.channel, error:% = e; "Could not join a client.");
-            let refusal = ServerFrame::Error {
-                code: ErrorCode::Unavailable,
-                message: format!("cannot join the channel right now: {e}"),
-                nonce: None,
-            };
-            let _ = greet.send(Greeting {
-                frames: vec![refusal.to_json().into()],
-                last_replayed: None,
-            });
+            let _ = greet.send(join::refusal(&e));
             outbox
                 .closer()
                 .request(CloseCode::Again, "unavailable, retry later");
         }
     }
-
-    state.hub.leave(&request.channel, member, &*state.bus);
-    if presence_registered
-        && let Err(e) = state
-            .bus
-            .leave_presence(&request.channel, &request.client, &conn_key)
-            .await
-    {
-        log::warn!(channel:% = request.channel, error:% = e; "Could not remove presence; it will expire.");
-    }
-    log::debug!(channel:% = request.channel, client_id:% = request.client, conn:% = conn_key; "Client disconnected.");
-    // The close frame goes out now that the client's traces are gone, so a client that
-    // reconnects at once never races its own departure. The server hangs up once the client
-    // has answered it (RFC 6455): hanging up before could reset the connection under a
-    // client that has not read the close frame yet.
-    let closer = outbox.closer();
-    closer.farewell(CloseCode::Away, "connection ended");
-    outbox.discard();
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, incoming.until_closed()).await;
-    closer.hang_up();
+    membership.leave(&state, &request).await;
+    close(&outbox, frames).await;
     drop(connection);
 }
 
-/// Waits for the subscription, registers presence and reads what to replay.
-async fn join(
-    state: &AppState,
-    request: &Request,
-    conn_key: &ConnKey,
-    mut subscribed: watch::Receiver<bool>,
-    presence_registered: &mut bool,
-) -> Result<(Roster, History), BusError> {
-    let timeout = state.settings.timeouts.join;
-    match tokio::time::timeout(timeout, subscribed.wait_for(|live| *live)).await {
-        Ok(Ok(_)) => {}
-        _ => {
-            return Err(BusError::Unavailable(
-                "subscription not confirmed in time".into(),
-            ));
-        }
-    }
-    let roster = state
-        .bus
-        .join_presence(&request.channel, &request.client, conn_key)
-        .await?;
-    *presence_registered = true;
-    let history = state
-        .bus
-        .history(&request.channel, request.resume().as_ref(), replay::PAGE)
-        .await?;
-    Ok((roster, history))
-}
-
-/// `welcome`, and the id from which the replay (its first page is in `history`, see
-/// [`replay`]) and live messages continue.
-fn greeting(instance: &str, request: &Request, roster: Roster, history: &History) -> Greeting {
-    let welcome = ServerFrame::Welcome {
-        channel_id: request.channel.clone(),
-        client_id: request.client.clone(),
-        online: roster.online,
-        online_count: roster.online_count,
-        recovered: history.recovered,
-        epoch: Some(history.epoch.clone()),
-        instance: instance.to_owned(),
-    };
-    Greeting {
-        frames: vec![welcome.to_json().into()],
-        last_replayed: request.since.filter(|_| history.recovered),
-    }
+/// Sends the close frame and hangs up once the client has answered it.
+///
+/// The close frame goes out only now that the client's traces are gone, so a client that
+/// reconnects at once never races its own departure. The server hangs up once the client
+/// has answered it (RFC 6455): hanging up before could reset the connection under a client
+/// that has not read the close frame yet.
+async fn close(outbox: &Outbox, mut frames: ClientFrames) {
+    let closer = outbox.closer();
+    closer.farewell(CloseCode::Away, "connection ended");
+    outbox.discard();
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, frames.until_closed()).await;
+    closer.hang_up();
 }

@@ -65,19 +65,19 @@ pub async fn send(
     outbox.end_replay();
 }
 
-/// Runs `reading` (the session's reader) to its end with `replay` alongside; a replay not
-/// finished when the reader ends is dropped with the session. The replay is polled first, so
-/// one that needs no waiting (a short history) is complete before the reader sees anything:
+/// Runs `events` (the session's event loop) to its end with `replay` alongside; a replay not
+/// finished when the loop ends is dropped with the session. The replay is polled first, so
+/// one that needs no waiting (a short history) is complete before the loop sees anything:
 /// the answers to frames the client sent right away (and then closed) are not held behind an
 /// unfinished replay.
-pub async fn alongside<T>(replay: impl Future<Output = ()>, reading: impl Future<Output = T>) -> T {
-    tokio::pin!(replay, reading);
+pub async fn alongside<T>(replay: impl Future<Output = ()>, events: impl Future<Output = T>) -> T {
+    tokio::pin!(replay, events);
     let mut replaying = true;
     loop {
         tokio::select! {
             biased;
             () = &mut replay, if replaying => replaying = false,
-            out = &mut reading => return out,
+            out = &mut events => return out,
         }
     }
 }

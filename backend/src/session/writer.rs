@@ -1,17 +1,15 @@
-//! A connection's writer: a stream of the bytes to send, the only source of what goes to the
-//! socket.
+//! A connection's writer: the only source of what goes to the socket, and what writes it.
 //!
-//! The socket's I/O ([`super::socket`]) polls it whenever the socket can take more, and a
+//! [`Writer::write_to`] asks for the next chunk whenever the socket can take more, and a
 //! frame offered to the connection's queue wakes it directly: no task in between, and every
 //! frame that queued up while the socket was busy is encoded into one chunk, so it leaves in
 //! one write. The order on the wire is always: the greeting (`welcome`), the replay, then
-//! live frames, then the close frame; the stream ends (and the server hangs up) when the
+//! live frames, then the close frame; the chunks end (and the server hangs up) when the
 //! session says so.
 
 use std::{
     collections::VecDeque,
-    convert::Infallible,
-    future::Future,
+    future::{Future, poll_fn},
     mem,
     pin::Pin,
     sync::Arc,
@@ -22,13 +20,12 @@ use actix_codec::Encoder;
 use actix_http::ws::{CloseReason, Codec, Message};
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
-use futures_util::Stream;
 use protocol::MessageId;
-use tokio::sync::oneshot;
+use tokio::{io::AsyncWriteExt, net::tcp::OwnedWriteHalf, sync::oneshot};
 
 use crate::{
     metrics::Metrics,
-    outbox::{Closer, FrameKind, Inbox},
+    outbox::{Closer, FrameKind, OutboxReceiver},
 };
 
 /// Frames are gathered into one chunk up to about this size before it is handed on.
@@ -62,7 +59,7 @@ pub struct Writer {
     greeting: Option<oneshot::Receiver<Greeting>>,
     /// The greeting's frames not yet written; the replay comes through the queue.
     greeting_frames: VecDeque<ByteString>,
-    inbox: Inbox,
+    queued: OutboxReceiver,
     closer: Arc<Closer>,
     last_sent: Option<MessageId>,
     metrics: Arc<Metrics>,
@@ -70,7 +67,8 @@ pub struct Writer {
     chunk: BytesMut,
     close_sent: bool,
     finished: bool,
-    /// Dropped with the writer, which tells the reader the connection is over.
+    /// Dropped with the writer, which tells the client's frames ([`super::incoming`]) that
+    /// the connection is over.
     _gone: oneshot::Sender<()>,
 }
 
@@ -78,7 +76,7 @@ impl Writer {
     /// Returns the writer, the sender for its greeting, and what resolves when the writer
     /// is gone (the connection is over).
     pub fn new(
-        inbox: Inbox,
+        queued: OutboxReceiver,
         closer: Arc<Closer>,
         metrics: Arc<Metrics>,
     ) -> (Self, GreetingSender, oneshot::Receiver<()>) {
@@ -87,7 +85,7 @@ impl Writer {
         let writer = Self {
             greeting: Some(greeting),
             greeting_frames: VecDeque::new(),
-            inbox,
+            queued,
             closer,
             last_sent: None,
             metrics,
@@ -133,7 +131,7 @@ impl Writer {
             if self.chunk.len() >= CHUNK_BYTES {
                 return Queue::More;
             }
-            let frame = match self.inbox.poll_recv(cx) {
+            let frame = match self.queued.poll_recv(cx) {
                 Poll::Ready(Some(frame)) => frame,
                 Poll::Ready(None) => return Queue::Ended,
                 Poll::Pending => return Queue::Empty,
@@ -174,47 +172,59 @@ impl Writer {
             log::error!(error:% = e; "Could not encode a WebSocket frame.");
         }
     }
-}
 
-impl Stream for Writer {
-    type Item = Result<Bytes, Infallible>;
+    /// Writes the chunks until there are no more, then closes the sending side (FIN). A
+    /// client that stops reading blocks this until the kernel gives up on it
+    /// (`TCP_USER_TIMEOUT`).
+    pub async fn write_to(mut self, mut socket: OwnedWriteHalf) {
+        while let Some(chunk) = self.next_chunk().await {
+            if socket.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+        let _ = socket.shutdown().await;
+    }
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        if this.finished {
+    /// The next bytes to send, `None` once the connection may be hung up.
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        poll_fn(|cx| self.poll_next_chunk(cx)).await
+    }
+
+    fn poll_next_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        if self.finished {
             return Poll::Ready(None);
         }
         // Registered before the close state is read, so a request in between still wakes us.
-        this.closer.register_writer(cx.waker());
-        let greeted = this.poll_greeting(cx);
-        this.write_greeting();
-        let greeted = greeted && this.greeting_frames.is_empty();
+        self.closer.register_writer(cx.waker());
+        let greeted = self.poll_greeting(cx);
+        self.write_greeting();
+        let greeted = greeted && self.greeting_frames.is_empty();
         // After a close request nothing more is sent, unless the request lets what was
         // queued before it go out first.
         let mut drained = true;
-        if greeted && (!this.closer.is_requested() || this.closer.drains()) {
-            match this.write_live(cx) {
-                Queue::Ended => this.finished = true,
+        if greeted && (!self.closer.is_requested() || self.closer.drains()) {
+            match self.write_live(cx) {
+                Queue::Ended => self.finished = true,
                 Queue::More => drained = false,
                 Queue::Empty => {}
             }
         }
         if greeted
             && drained
-            && !this.close_sent
-            && let Some(reason) = this.closer.farewell_due()
+            && !self.close_sent
+            && let Some(reason) = self.closer.farewell_due()
         {
-            this.write_close(reason);
-            this.close_sent = true;
+            self.write_close(reason);
+            self.close_sent = true;
         }
-        if !this.chunk.is_empty() {
+        if !self.chunk.is_empty() {
             // A fresh buffer each time: an idle connection keeps none.
-            return Poll::Ready(Some(Ok(mem::take(&mut this.chunk).freeze())));
+            return Poll::Ready(Some(mem::take(&mut self.chunk).freeze()));
         }
-        if this.close_sent && this.closer.hang_up_due() {
-            this.finished = true;
+        if self.close_sent && self.closer.hang_up_due() {
+            self.finished = true;
         }
-        if this.finished {
+        if self.finished {
             Poll::Ready(None)
         } else {
             Poll::Pending
@@ -228,14 +238,14 @@ mod tests {
     use actix_http::ws::{CloseCode, Frame};
 
     use super::*;
-    use crate::outbox::{Offered, Outbound, Outbox, QueueLimits, outbox};
+    use crate::outbox::{self, Offered, Outbound, Outbox, QueueLimits};
 
     fn writer() -> (Writer, GreetingSender, Outbox) {
-        let (outbox, inbox) = outbox(QueueLimits {
+        let (outbox, queued) = outbox::channel(QueueLimits {
             frames: 16,
             bytes: 1 << 20,
         });
-        let (writer, greet, _gone) = Writer::new(inbox, outbox.closer().clone(), Arc::default());
+        let (writer, greet, _gone) = Writer::new(queued, outbox.closer().clone(), Arc::default());
         (writer, greet, outbox)
     }
 
@@ -248,9 +258,7 @@ mod tests {
 
     fn poll(writer: &mut Writer) -> Poll<Option<Bytes>> {
         let mut cx = Context::from_waker(std::task::Waker::noop());
-        Pin::new(writer)
-            .poll_next(&mut cx)
-            .map(|chunk| chunk.map(|c| c.unwrap_or_else(|never| match never {})))
+        writer.poll_next_chunk(&mut cx)
     }
 
     /// Decodes a chunk the way a client does.
@@ -263,6 +271,17 @@ mod tests {
         }
         assert!(buf.is_empty(), "a partial frame at the end of a chunk");
         out
+    }
+
+    /// The reason of the close frame that must be all of the next chunk.
+    fn close_frame(writer: &mut Writer) -> CloseReason {
+        let Poll::Ready(Some(chunk)) = poll(writer) else {
+            panic!("no close frame");
+        };
+        match <[Frame; 1]>::try_from(frames(chunk)) {
+            Ok([Frame::Close(Some(reason))]) => reason,
+            other => panic!("expected only a close frame, got {other:?}"),
+        }
     }
 
     fn texts(frames: &[Frame]) -> Vec<&str> {
@@ -348,16 +367,8 @@ mod tests {
         outbox
             .closer()
             .farewell(CloseCode::Away, "connection ended");
-        let Poll::Ready(Some(chunk)) = poll(&mut writer) else {
-            panic!("no close frame");
-        };
-        match &frames(chunk)[..] {
-            [Frame::Close(Some(reason))] => {
-                // The first reason wins.
-                assert_eq!(reason.code, CloseCode::Again);
-            }
-            other => panic!("expected only a close frame, got {other:?}"),
-        }
+        // The first reason wins.
+        assert_eq!(close_frame(&mut writer).code, CloseCode::Again);
         assert!(
             poll(&mut writer).is_pending(),
             "hung up before the client answered"
@@ -373,15 +384,8 @@ mod tests {
         outbox
             .closer()
             .farewell(CloseCode::Protocol, &"é".repeat(100));
-        let Poll::Ready(Some(chunk)) = poll(&mut writer) else {
-            panic!("no close frame");
-        };
-        match &frames(chunk)[..] {
-            [Frame::Close(Some(reason))] => {
-                let description = reason.description.as_deref().unwrap_or_default();
-                assert_eq!(description, "é".repeat(61));
-            }
-            other => panic!("expected only a close frame, got {other:?}"),
-        }
+        let reason = close_frame(&mut writer);
+        let description = reason.description.as_deref().unwrap_or_default();
+        assert_eq!(description, "é".repeat(61));
     }
 }

@@ -1,52 +1,47 @@
-//! Reads a client's frames until it leaves, a close is requested, or the client stops
-//! answering pings. A client's sends are handled one after another, in the order it
-//! sent them, so they are stored in that order.
+//! The session's event loop, once the client has joined: answers the client's frames, pings
+//! it, and ends the connection when the client leaves, a close is requested, the client
+//! stops answering pings, its token expires or the connection reaches its maximum age. A
+//! client's sends are handled one after another, in the order it sent them, so they are
+//! stored in that order.
 
 use std::time::Duration;
 
 use actix_http::ws::CloseCode;
-use protocol::{ClientFrame, ErrorCode, ServerFrame};
 use tokio::time::Instant;
 
 use super::{
     ClientFrames, Request,
+    answers::Answers,
     incoming::{Incoming, ReadError},
-    rate_limit::SendBudget,
 };
 use crate::{
     auth::unix_now,
-    bus::BusError,
     outbox::{Outbound, Outbox},
     state::AppState,
 };
 
-pub struct Reader<'a> {
+/// What the loop needs besides its timers.
+pub struct EventLoop<'a> {
     state: &'a AppState,
     request: &'a Request,
     incoming: ClientFrames,
     outbox: Outbox,
-    sends: SendBudget,
-    /// When the connection's token expires (Unix seconds), moved on by each `refresh`.
-    token_expires: Option<u64>,
+    answers: Answers<'a>,
 }
 
-impl<'a> Reader<'a> {
+impl<'a> EventLoop<'a> {
     pub fn new(
         state: &'a AppState,
         request: &'a Request,
         incoming: ClientFrames,
         outbox: Outbox,
     ) -> Self {
-        let sends = state
-            .send_budgets
-            .get(&request.channel, &request.client, Instant::now());
         Self {
             state,
             request,
             incoming,
             outbox,
-            sends,
-            token_expires: request.token_expires,
+            answers: Answers::new(state, request),
         }
     }
 
@@ -66,7 +61,8 @@ impl<'a> Reader<'a> {
         loop {
             let pong_deadline =
                 pong_due.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
-            let token_deadline = self.token_expires.map_or_else(
+            let token_expires = self.answers.token_expires();
+            let token_deadline = token_expires.map_or_else(
                 || Instant::now() + Duration::from_secs(86_400),
                 |exp| Instant::now() + Duration::from_secs(exp.saturating_sub(unix_now())),
             );
@@ -82,7 +78,7 @@ impl<'a> Reader<'a> {
                     self.close(CloseCode::Restart, "connection reached its maximum age; reconnect with since");
                     break;
                 }
-                _ = tokio::time::sleep_until(token_deadline), if self.token_expires.is_some() => {
+                _ = tokio::time::sleep_until(token_deadline), if token_expires.is_some() => {
                     // A code the page acts on by getting a new token (4401, like a refusal).
                     self.close(CloseCode::Other(4401), "token expired; connect again with a new token");
                     break;
@@ -94,19 +90,13 @@ impl<'a> Reader<'a> {
                 frame = self.incoming.recv() => match frame {
                     None => break,
                     Some(Ok(Incoming::Text(text))) => {
-                        let reply = self.on_text(&text).await;
+                        let reply = self.answers.for_text(&text).await;
                         if self.outbox.send(reply).await.is_err() {
                             break;
                         }
                     }
                     Some(Ok(Incoming::Binary)) => {
-                        let reply = ServerFrame::Error {
-                            code: ErrorCode::BadFrame,
-                            message: "frames are JSON text; binary frames are not supported".into(),
-                            nonce: None,
-                        };
-                        self.state.metrics.error(ErrorCode::BadFrame);
-                        if self.outbox.send(Outbound::frame(&reply)).await.is_err() {
+                        if self.outbox.send(self.answers.for_binary()).await.is_err() {
                             break;
                         }
                     }
@@ -139,88 +129,6 @@ impl<'a> Reader<'a> {
 
     fn close(&self, code: CloseCode, reason: &str) {
         self.outbox.closer().request(code, reason);
-    }
-
-    /// Takes a new token for the connection: it must be valid for this client id and
-    /// channel, as at the handshake; the connection then lasts until it expires.
-    fn refresh(&mut self, token: &str, nonce: Option<String>) -> ServerFrame {
-        let Some(authority) = &self.state.settings.access.auth else {
-            return ServerFrame::Error {
-                code: ErrorCode::BadFrame,
-                message: "this server does not use tokens".into(),
-                nonce,
-            };
-        };
-        match authority.verify_now(token, &self.request.client, &self.request.channel) {
-            Ok(claims) => {
-                self.token_expires = Some(claims.exp);
-                ServerFrame::Refreshed {
-                    expires_at: claims.exp,
-                    nonce,
-                }
-            }
-            Err(e) => ServerFrame::Error {
-                code: ErrorCode::Unauthorized,
-                message: format!(
-                    "token refused: {e}; the connection ends when the current one expires"
-                ),
-                nonce,
-            },
-        }
-    }
-
-    /// Handles one client text frame and returns the frame to answer it with.
-    async fn on_text(&mut self, text: &str) -> Outbound {
-        let (state, request) = (self.state, self.request);
-        let reply = match ClientFrame::parse(text, &state.settings.limits.message) {
-            Err(refused) => refused.into(),
-            Ok(ClientFrame::Ping { nonce }) => ServerFrame::Pong { nonce },
-            Ok(ClientFrame::Refresh { token, nonce }) => self.refresh(&token, nonce),
-            Ok(ClientFrame::Send { nonce, .. }) if !self.sends.try_take(Instant::now()) => {
-                ServerFrame::Error {
-                    code: ErrorCode::RateLimited,
-                    message: format!(
-                        "too many messages; try again in {} ms",
-                        self.sends.wait_hint().as_millis().max(1)
-                    ),
-                    nonce,
-                }
-            }
-            Ok(ClientFrame::Send { message, nonce }) => match state
-                .bus
-                .publish(
-                    &request.channel,
-                    &request.client,
-                    &message,
-                    nonce.as_deref(),
-                )
-                .await
-            {
-                Ok(id) => ServerFrame::Ack { nonce, id },
-                Err(e @ BusError::NotConfirmed { .. }) => {
-                    log::warn!(channel:% = request.channel, error:% = e; "A message was not confirmed by a replica.");
-                    ServerFrame::Error {
-                        code: ErrorCode::NotConfirmed,
-                        message: "stored, but not yet confirmed by a replica; resend with the same nonce to confirm".into(),
-                        nonce,
-                    }
-                }
-                Err(e) => {
-                    log::warn!(channel:% = request.channel, error:% = e; "A message was not accepted.");
-                    ServerFrame::Error {
-                        code: ErrorCode::Unavailable,
-                        message: "the message was not stored; send it again".into(),
-                        nonce,
-                    }
-                }
-            },
-        };
-        match &reply {
-            ServerFrame::Ack { .. } => self.state.metrics.message_in(),
-            ServerFrame::Error { code, .. } => self.state.metrics.error(*code),
-            _ => {}
-        }
-        Outbound::frame(&reply)
     }
 }
 
