@@ -13,7 +13,7 @@ use crate::{
     bus::{
         Bus, ChannelPolicy,
         embedded::EmbeddedBus,
-        redis::{RedisBus, RedisSettings},
+        redis::{RedisBus, RedisSettings, RedisTarget},
     },
     config::Settings,
     hub::Hub,
@@ -47,8 +47,8 @@ impl Application {
             dedupe_window: settings.dedupe_window,
             channel_ttl: settings.channel_ttl,
         };
-        let redis = RedisSettings {
-            url: settings.redis_url.clone().unwrap_or_default(),
+        let redis = |target| RedisSettings {
+            target,
             ca_cert: settings.redis_ca_cert.clone(),
             pool_size: settings.redis_pool_size,
             command_timeout: settings.redis_timeout,
@@ -58,19 +58,20 @@ impl Application {
             wait_timeout: settings.redis_wait_timeout,
         };
         let bus: Arc<dyn Bus> = match (&settings.redis_url, &settings.redis_cluster_urls) {
-            (Some(_), _) => Arc::new(RedisBus::start(
-                redis,
+            (Some(url), _) => RedisBus::start(
+                redis(RedisTarget::Single { url: url.clone() }),
                 policy,
                 hub.clone(),
                 metrics.clone(),
-            )?),
-            (None, Some(seeds)) => Arc::new(RedisBus::start_cluster(
-                seeds,
-                redis,
+            )?,
+            (None, Some(seeds)) => RedisBus::start(
+                redis(RedisTarget::Cluster {
+                    seeds: seeds.clone(),
+                }),
                 policy,
                 hub.clone(),
                 metrics.clone(),
-            )?),
+            )?,
             (None, None) => EmbeddedBus::start(hub.clone(), policy),
         };
         let grace = settings.shutdown_grace;
