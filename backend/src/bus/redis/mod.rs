@@ -15,30 +15,28 @@
 //!   follow, and the [`subscriptions::ChannelLog`] reads they need from the bus);
 //! - the two targets, siblings: [`standalone`] (pool, one pub/sub connection) and
 //!   [`cluster`] (slot routing, one sharded subscriber connection per primary);
-//! - [`commands`]: every Redis operation of the bus, written once over a
-//!   [`commands::source::CommandSource`] that is either target's;
+//! - [`commands`]: running commands over a [`commands::source::CommandSource`] that is
+//!   either target's, the replicas an ack waits for, and what subscribers read;
+//! - [`engine`]: the `Bus` impl, each operation written once for both targets;
 //! - here: [`RedisBus`], built for either target by one constructor.
 //!
 //! `RedisBus` is one type for both targets: its state is the command source, the scripts
-//! and a handle on the subscriber task; its operations are its own inherent methods, in
-//! `commands`, and the `Bus` impl below names them. The subscriber task holds the bus only
-//! weakly, as a `ChannelLog`, so dropping the bus ends it.
+//! and a handle on the subscriber task. It implements `Bus` itself (no layer forwards to
+//! another), and `ChannelLog` for the subscriber task, which holds it only weakly so that
+//! dropping the bus ends the task.
 
-pub mod cluster;
-pub mod commands;
-pub mod connect;
-pub mod events;
-pub mod keys;
+mod cluster;
+mod commands;
+mod connect;
+mod engine;
+mod events;
+mod keys;
 mod scripts;
-pub mod settings;
-pub mod standalone;
-pub mod subscriptions;
+mod settings;
+mod standalone;
+mod subscriptions;
 
 use std::sync::{Arc, atomic::AtomicUsize};
-
-use async_trait::async_trait;
-use protocol::{ChannelId, ChatMessage, ClientId, Epoch, MessageId};
-use tokio::sync::watch;
 
 pub use self::settings::{RedisSettings, RedisTarget};
 use self::{
@@ -53,7 +51,7 @@ use self::{
     standalone::subscriber::Subscriber,
     subscriptions::{LogHandle, SubscriberHandle, SubscriberSetup},
 };
-use super::{Bus, BusError, ChannelPolicy, ConnKey, EventSink, History, Resume, Roster};
+use super::{BusError, ChannelPolicy, EventSink};
 use crate::metrics::Metrics;
 
 pub struct RedisBus {
@@ -139,84 +137,5 @@ impl RedisBus {
             }
         };
         Ok(bus)
-    }
-}
-
-/// Each method is the inherent one of the same name (in `commands`), written once for
-/// both targets; subscribing is the subscriber task's.
-#[async_trait]
-impl Bus for RedisBus {
-    fn subscribe(&self, channel: &ChannelId) -> watch::Receiver<bool> {
-        self.subscriber.subscribe(channel)
-    }
-
-    fn unsubscribe(&self, channel: &ChannelId) {
-        self.subscriber.unsubscribe(channel)
-    }
-
-    async fn publish(
-        &self,
-        channel: &ChannelId,
-        client: &ClientId,
-        text: &str,
-        nonce: Option<&str>,
-    ) -> Result<MessageId, BusError> {
-        RedisBus::publish(self, channel, client, text, nonce).await
-    }
-
-    async fn history(
-        &self,
-        channel: &ChannelId,
-        resume: Option<&Resume>,
-        limit: usize,
-    ) -> Result<History, BusError> {
-        RedisBus::history(self, channel, resume, limit).await
-    }
-
-    async fn history_after(
-        &self,
-        channel: &ChannelId,
-        after: MessageId,
-        epoch: &Epoch,
-        limit: usize,
-    ) -> Result<Option<Vec<ChatMessage>>, BusError> {
-        RedisBus::history_after(self, channel, after, epoch, limit).await
-    }
-
-    async fn join_presence(
-        &self,
-        channel: &ChannelId,
-        client: &ClientId,
-        conn: &ConnKey,
-    ) -> Result<Roster, BusError> {
-        RedisBus::join_presence(self, channel, client, conn).await
-    }
-
-    async fn leave_presence(
-        &self,
-        channel: &ChannelId,
-        client: &ClientId,
-        conn: &ConnKey,
-    ) -> Result<(), BusError> {
-        RedisBus::leave_presence(self, channel, client, conn).await
-    }
-
-    async fn refresh_presence(
-        &self,
-        channel: &ChannelId,
-        members: &[(ClientId, ConnKey)],
-    ) -> Result<(), BusError> {
-        RedisBus::refresh_presence(self, channel, members).await
-    }
-
-    async fn check_ready(&self) -> Result<(), BusError> {
-        self.ping().await?;
-        if self.subscriber.is_up() {
-            Ok(())
-        } else {
-            Err(BusError::Unavailable(
-                "the pub/sub connection is down; reconnecting".into(),
-            ))
-        }
     }
 }

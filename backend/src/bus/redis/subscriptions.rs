@@ -135,17 +135,18 @@ pub struct Subscription {
     pub last: Option<Resume>,
 }
 
-/// Every channel this instance has local members in, subscribed on Redis or waiting to be,
-/// with its delivery position.
+/// Every channel this instance has local members in, with its delivery position.
 pub struct Subscriptions {
-    subscribed: HashMap<ChannelId, Subscription>,
+    /// The channels the hub asked for: subscribed on Redis, or waiting to be (connection
+    /// down, slot moving).
+    requested: HashMap<ChannelId, Subscription>,
     sink: Arc<dyn EventSink>,
 }
 
 impl Subscriptions {
     pub fn new(sink: Arc<dyn EventSink>) -> Self {
         Self {
-            subscribed: HashMap::new(),
+            requested: HashMap::new(),
             sink,
         }
     }
@@ -153,46 +154,48 @@ impl Subscriptions {
     /// Starts tracking a channel (replacing any stale entry, so the newest joiners' watch is
     /// the one that gets told), keeping what is known of its position.
     pub fn add(&mut self, channel: ChannelId, live: watch::Sender<bool>) {
-        let last = self.subscribed.remove(&channel).and_then(|old| old.last);
-        self.subscribed.insert(channel, Subscription { live, last });
+        let last = self.requested.remove(&channel).and_then(|old| old.last);
+        self.requested.insert(channel, Subscription { live, last });
     }
 
-    /// Stops tracking a channel: its last local member left. Whether it was tracked.
-    pub fn remove(&mut self, channel: &ChannelId) -> bool {
-        self.subscribed.remove(channel).is_some()
+    /// Starts tracking a batch of channels; their ids, to subscribe.
+    pub fn add_all(&mut self, batch: Vec<ToSubscribe>) -> Vec<ChannelId> {
+        batch
+            .into_iter()
+            .map(|(channel, live)| {
+                self.add(channel.clone(), live);
+                channel
+            })
+            .collect()
+    }
+
+    /// Stops tracking a channel: its last local member left.
+    pub fn remove(&mut self, channel: &ChannelId) {
+        self.requested.remove(channel);
     }
 
     pub fn contains(&self, channel: &ChannelId) -> bool {
-        self.subscribed.contains_key(channel)
+        self.requested.contains_key(channel)
     }
 
     /// How many channels are tracked.
     pub fn count(&self) -> usize {
-        self.subscribed.len()
+        self.requested.len()
     }
 
     /// The tracked channels, in no particular order.
     pub fn channels(&self) -> Vec<ChannelId> {
-        self.subscribed.keys().cloned().collect()
+        self.requested.keys().cloned().collect()
     }
 
     pub fn set_all_live(&self, live: bool) {
-        for subscription in self.subscribed.values() {
+        for subscription in self.requested.values() {
             subscription.live.send_replace(live);
         }
     }
 
-    /// Notes the channel's newest id if its position is not known yet.
-    pub async fn ensure_baseline(
-        &mut self,
-        log: &dyn ChannelLog,
-        channel: &ChannelId,
-    ) -> Result<(), BusError> {
-        self.ensure_baselines(log, std::slice::from_ref(channel))
-            .await
-    }
-
-    /// The same for many channels, in one round trip.
+    /// Notes the newest id of each channel whose position is not known yet, in one round
+    /// trip.
     pub async fn ensure_baselines(
         &mut self,
         log: &dyn ChannelLog,
@@ -200,12 +203,12 @@ impl Subscriptions {
     ) -> Result<(), BusError> {
         let unknown: Vec<ChannelId> = channels
             .iter()
-            .filter(|c| self.subscribed.get(*c).is_some_and(|s| s.last.is_none()))
+            .filter(|c| self.requested.get(*c).is_some_and(|s| s.last.is_none()))
             .cloned()
             .collect();
         let baselines = log.positions(&unknown).await?;
         for (channel, baseline) in unknown.iter().zip(baselines) {
-            if let Some(subscription) = self.subscribed.get_mut(channel) {
+            if let Some(subscription) = self.requested.get_mut(channel) {
                 subscription.last = Some(baseline);
             }
         }
@@ -215,7 +218,7 @@ impl Subscriptions {
     /// Flips the channels' watches to live (or back).
     pub fn set_live(&self, channels: &[ChannelId], live: bool) {
         for channel in channels {
-            if let Some(subscription) = self.subscribed.get(channel) {
+            if let Some(subscription) = self.requested.get(channel) {
                 subscription.live.send_replace(live);
             }
         }
@@ -227,13 +230,13 @@ impl Subscriptions {
         log: &dyn ChannelLog,
         channel: &ChannelId,
     ) -> Result<(), BusError> {
-        let Some(last) = self.subscribed.get(channel).and_then(|s| s.last.clone()) else {
+        let Some(last) = self.requested.get(channel).and_then(|s| s.last.clone()) else {
             return Ok(());
         };
         let history = log.history_since(channel, &last).await?;
         if !history.recovered {
             log::warn!(channel:% = channel; "Messages were lost while the subscription was down; members must resume.");
-            if let Some(subscription) = self.subscribed.get_mut(channel) {
+            if let Some(subscription) = self.requested.get_mut(channel) {
                 // Continue from the history as it is now.
                 subscription.last = Some(Resume {
                     since: history.messages.last().map_or(MessageId::ZERO, |m| m.id),
@@ -265,7 +268,7 @@ impl Subscriptions {
 
     /// Hands an event to the hub, dropping messages already delivered.
     pub fn deliver(&mut self, channel: &ChannelId, event: BusEvent) {
-        let Some(subscription) = self.subscribed.get_mut(channel) else {
+        let Some(subscription) = self.requested.get_mut(channel) else {
             return;
         };
         if let BusEvent::Message(message) = &event {

@@ -1,20 +1,16 @@
-//! What the Redis bus asks of Redis, written once for one Redis and a cluster alike: each
-//! operation runs over a [`source::CommandSource`], which is all that tells the two apart.
+//! How the Redis bus reaches Redis, the same for one Redis and a cluster: every command
+//! runs over a [`source::CommandSource`], which is all that tells the two apart.
 //!
 //! - [`source`]: the pool or the cluster router, and the connection either gives;
-//! - [`store`]: store-and-publish, and the wait for replicas that makes an ack durable;
-//! - [`history`]: history, replay pages and the positions subscribers start from;
-//! - [`presence`]: who is in a channel;
-//! - [`replicas`]: how many replicas an ack waits for, kept current.
+//! - [`replicas`]: how many replicas an ack waits for, kept current, and the `WAIT`;
+//! - [`positions`]: what the subscribers read (`ChannelLog`);
+//! - here: running a command within the timeout, and reading stream entries back.
 //!
-//! These are inherent methods of [`RedisBus`]; its `Bus` impl and the subscribers (through
-//! `ChannelLog`) call them.
+//! The `Bus` operations themselves are in `engine`, on top of these.
 
-pub mod history;
-pub mod presence;
+pub mod positions;
 pub mod replicas;
 pub mod source;
-pub mod store;
 
 use std::future::Future;
 
@@ -25,16 +21,20 @@ use super::RedisBus;
 use crate::bus::BusError;
 
 /// A stream entry as returned by XRANGE: id and flat field/value pairs.
-type Entry = (String, Vec<String>);
+pub type Entry = (String, Vec<String>);
 
 impl RedisBus {
     /// How long a channel's stream is kept after its last message or join, in ms.
-    fn channel_ttl_ms(&self) -> u64 {
+    pub fn channel_ttl_ms(&self) -> u64 {
         (self.policy.channel_ttl.as_millis() as u64).max(1)
     }
 
     /// Runs one command within the command timeout (see [`source::CommandSource::run`]).
-    async fn with_connection<T, F, Fut>(&self, key: Option<&str>, command: F) -> Result<T, BusError>
+    pub async fn with_connection<T, F, Fut>(
+        &self,
+        key: Option<&str>,
+        command: F,
+    ) -> Result<T, BusError>
     where
         F: Fn(Conn) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
@@ -58,16 +58,19 @@ impl RedisBus {
     }
 }
 
-fn parse_id(id: &str) -> Result<MessageId, BusError> {
+pub fn parse_id(id: &str) -> Result<MessageId, BusError> {
     id.parse()
         .map_err(|_| BusError::Protocol(format!("bad stream id {id}")))
 }
 
-fn parse_epoch(epoch: &str) -> Result<Epoch, BusError> {
+pub fn parse_epoch(epoch: &str) -> Result<Epoch, BusError> {
     Epoch::parse(epoch).map_err(|_| BusError::Protocol(format!("bad epoch {epoch:?}")))
 }
 
-fn message_from_entry(channel: &ChannelId, (id, fields): Entry) -> Result<ChatMessage, BusError> {
+pub fn message_from_entry(
+    channel: &ChannelId,
+    (id, fields): Entry,
+) -> Result<ChatMessage, BusError> {
     let id = parse_id(&id)?;
     let field = |name: &str| {
         fields

@@ -23,7 +23,8 @@ use crate::{
         redis::{
             keys::ChannelKeys,
             subscriptions::{
-                ChannelLog, LogHandle, Request, SubscriberSetup, Subscriptions, take_subscribes,
+                ChannelLog, LogHandle, Request, SubscriberSetup, Subscriptions, ToSubscribe,
+                take_subscribes,
             },
         },
     },
@@ -117,9 +118,7 @@ impl Subscriber {
                 request = self.requests.recv() => match request {
                     None => return false,
                     Some(Request::Subscribe(channel, live)) => self.channels.add(channel, live),
-                    Some(Request::Unsubscribe(channel)) => {
-                        self.channels.remove(&channel);
-                    }
+                    Some(Request::Unsubscribe(channel)) => self.channels.remove(&channel),
                 },
             }
         }
@@ -177,12 +176,9 @@ impl Subscriber {
     async fn subscribe(
         &mut self,
         sink: &mut PubSubSink,
-        batch: Vec<(ChannelId, watch::Sender<bool>)>,
+        batch: Vec<ToSubscribe>,
     ) -> Result<(), Ended> {
-        let channels: Vec<ChannelId> = batch.iter().map(|(c, _)| c.clone()).collect();
-        for (channel, live) in batch {
-            self.channels.add(channel, live);
-        }
+        let channels = self.channels.add_all(batch);
         self.subscribe_all(sink, &channels).await
     }
 

@@ -92,10 +92,7 @@ impl ClusterSubscriber {
                     None => return,
                     Some(Request::Subscribe(channel, live)) => {
                         let (batch, after) = take_subscribes(&mut self.requests, (channel, live));
-                        let channels: Vec<ChannelId> = batch.iter().map(|(c, _)| c.clone()).collect();
-                        for (channel, live) in batch {
-                            self.channels.add(channel, live);
-                        }
+                        let channels = self.channels.add_all(batch);
                         self.subscribe(&channels).await;
                         if let Some(channel) = after {
                             self.unsubscribe(&channel).await;
