@@ -177,15 +177,6 @@ fn start_bus(
     let (sink, metrics) = (hub.clone(), metrics.clone());
     Ok(match settings {
         BusSettings::Embedded => EmbeddedBus::start(sink, policy),
-        BusSettings::Redis(redis) => {
-            Arc::new(RedisBus::start(redis.clone(), policy, sink, metrics)?)
-        }
-        BusSettings::Cluster { seeds, redis } => Arc::new(RedisBus::start_cluster(
-            seeds,
-            redis.clone(),
-            policy,
-            sink,
-            metrics,
-        )?),
+        BusSettings::Redis(redis) => RedisBus::start(redis.clone(), policy, sink, metrics)?,
     })
 }

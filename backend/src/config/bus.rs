@@ -11,21 +11,16 @@ use super::{
     },
     vars::{Vars, invalid},
 };
-use crate::bus::redis::RedisSettings;
+use crate::bus::redis::{RedisSettings, RedisTarget};
 
 /// The store-and-publish engine behind every channel.
 #[derive(Debug, Clone)]
 pub enum BusSettings {
     /// No Redis configured: a single instance keeps history in memory.
     Embedded,
-    /// One Redis (`REDIS_URL`), with replicas or not.
+    /// One Redis (`REDIS_URL`, with replicas or not) or a Redis Cluster
+    /// (`REDIS_CLUSTER_URLS`), as its target says.
     Redis(RedisSettings),
-    /// A Redis Cluster (`REDIS_CLUSTER_URLS`), reached through any of its `seeds`; the
-    /// nodes' addresses come from the cluster, so `redis.url` is empty.
-    Cluster {
-        seeds: Vec<String>,
-        redis: RedisSettings,
-    },
 }
 
 impl BusSettings {
@@ -33,8 +28,14 @@ impl BusSettings {
     pub fn kind(&self) -> &'static str {
         match self {
             BusSettings::Embedded => "embedded",
-            BusSettings::Redis(_) => "redis",
-            BusSettings::Cluster { .. } => "redis-cluster",
+            BusSettings::Redis(RedisSettings {
+                target: RedisTarget::Single { .. },
+                ..
+            }) => "redis",
+            BusSettings::Redis(RedisSettings {
+                target: RedisTarget::Cluster { .. },
+                ..
+            }) => "redis-cluster",
         }
     }
 
@@ -87,24 +88,28 @@ impl BusSettings {
                 ),
             ));
         }
-        let redis = RedisSettings {
-            url: url.clone().unwrap_or_default(),
-            ca_cert: read_ca_cert(vars)?,
-            pool_size: vars.number(REDIS_POOL_SIZE, 8, 1)?,
+        let ca_cert = read_ca_cert(vars)?;
+        let pool_size = vars.number(REDIS_POOL_SIZE, 8, 1)?;
+        let subscriber_ping = vars.secs(SUBSCRIBER_PING_SECS, 2)?;
+        let wait_replicas = match vars.get(REDIS_WAIT_REPLICAS) {
+            None | Some("auto") => None,
+            Some(_) => vars.optional_number(REDIS_WAIT_REPLICAS, 0)?,
+        };
+        let target = match (url, seeds) {
+            (Some(url), _) => RedisTarget::Single { url },
+            (None, Some(seeds)) => RedisTarget::Cluster { seeds },
+            (None, None) => return Ok(BusSettings::Embedded),
+        };
+        Ok(BusSettings::Redis(RedisSettings {
+            target,
+            ca_cert,
+            pool_size,
             command_timeout,
             presence_ttl,
-            subscriber_ping: vars.secs(SUBSCRIBER_PING_SECS, 2)?,
-            wait_replicas: match vars.get(REDIS_WAIT_REPLICAS) {
-                None | Some("auto") => None,
-                Some(_) => vars.optional_number(REDIS_WAIT_REPLICAS, 0)?,
-            },
+            subscriber_ping,
+            wait_replicas,
             wait_timeout,
-        };
-        Ok(match (url, seeds) {
-            (Some(_), _) => BusSettings::Redis(redis),
-            (None, Some(seeds)) => BusSettings::Cluster { seeds, redis },
-            (None, None) => BusSettings::Embedded,
-        })
+        }))
     }
 }
 

@@ -131,6 +131,7 @@ fn random_u32() -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use crate::bus::redis::{RedisSettings, RedisTarget};
     use std::time::Duration;
 
     use protocol::frames::DEFAULT_MAX_MESSAGE_CHARS;
@@ -259,7 +260,11 @@ mod tests {
         let BusSettings::Redis(redis) = &single.bus else {
             panic!("{:?}", single.bus);
         };
-        assert_eq!(redis.url, "rediss://cache:6380");
+        assert!(
+            matches!(&redis.target, RedisTarget::Single { url } if url == "rediss://cache:6380"),
+            "{:?}",
+            redis.target
+        );
         assert_eq!(redis.pool_size, 4);
         assert_eq!(redis.presence_ttl, Duration::from_secs(12));
         assert_eq!(redis.command_timeout, single.timeouts.join);
@@ -270,11 +275,14 @@ mod tests {
             " redis://a:7000, ,redis://b:7001 ",
         )]))
         .unwrap();
-        let BusSettings::Cluster { seeds, redis } = &cluster.bus else {
+        let BusSettings::Redis(RedisSettings {
+            target: RedisTarget::Cluster { seeds },
+            ..
+        }) = &cluster.bus
+        else {
             panic!("{:?}", cluster.bus);
         };
         assert_eq!(seeds, &["redis://a:7000", "redis://b:7001"]);
-        assert!(redis.url.is_empty());
         assert_eq!(cluster.bus.kind(), "redis-cluster");
     }
 

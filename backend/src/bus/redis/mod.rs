@@ -1,29 +1,44 @@
-//! The Redis bus: any number of stateless instances share one Redis.
+//! The Redis bus: any number of stateless instances share one Redis, or one Redis Cluster.
 //!
 //! - A channel's messages live in a stream (`XADD`, oldest trimmed with `XDEL`); entry
 //!   ids are message ids. The history's epoch is the name of the stream's consumer group,
 //!   so it exists exactly as long as the stream does.
 //! - One Lua script stores and publishes each message, so ids and delivery order agree.
-//! - Each instance holds one pub/sub connection (`subscriber`), subscribed to a channel
-//!   only while it has local members there, and a small pool for commands (`commands`).
+//! - Each instance holds its own pub/sub connection(s), subscribed to a channel only while
+//!   it has local members there, and command connections (a pool, or one per primary).
 //! - Presence is a sorted set per channel scored by expiry; instances refresh their own
 //!   connections, so a crashed instance's entries vanish after the presence TTL.
+//!
+//! How the modules stack (each uses only those below it):
+//! - shared: [`settings`], [`connect`] (TCP and TLS of every connection), [`keys`],
+//!   [`scripts`], [`events`], and [`subscriptions`] (the delivery rules both subscribers
+//!   follow, and the [`subscriptions::ChannelLog`] reads they need from the bus);
+//! - the two targets, siblings: [`standalone`] (pool, one pub/sub connection) and
+//!   [`cluster`] (slot routing, one sharded subscriber connection per primary);
+//! - [`commands`]: running commands over a [`commands::source::CommandSource`] that is
+//!   either target's, the replicas an ack waits for, and what subscribers read;
+//! - [`engine`]: the `Bus` impl, each operation written once for both targets;
+//! - here: [`RedisBus`], built for either target by one constructor.
+//!
+//! `RedisBus` is one type for both targets: its state is the command source, the scripts
+//! and a handle on the subscriber task. It implements `Bus` itself (no layer forwards to
+//! another), and `ChannelLog` for the subscriber task, which holds it only weakly so that
+//! dropping the bus ends the task.
 
-pub mod cluster;
+mod cluster;
 mod commands;
-pub mod events;
-pub mod keys;
+mod connect;
+mod engine;
+mod events;
+mod keys;
 mod scripts;
-mod subscriber;
-mod tracked;
+mod settings;
+mod standalone;
+mod subscriptions;
 
-use std::sync::Arc;
+use std::sync::{Arc, atomic::AtomicUsize};
 
-use async_trait::async_trait;
-use protocol::{ChannelId, ChatMessage, ClientId, Epoch, MessageId};
-use tokio::sync::{mpsc, watch};
-
-pub use self::commands::RedisSettings;
+pub use self::settings::{RedisSettings, RedisTarget};
 use self::{
     cluster::{
         nodes::{CommandConnections, NodeConnector},
@@ -31,192 +46,96 @@ use self::{
         subscriber::ClusterSubscriber,
         topology::Topology,
     },
-    commands::RedisCommands,
-    subscriber::Command,
+    commands::source::CommandSource,
+    scripts::Scripts,
+    standalone::subscriber::Subscriber,
+    subscriptions::{LogHandle, SubscriberHandle, SubscriberSetup},
 };
-use super::{Bus, BusError, ChannelPolicy, ConnKey, EventSink, History, Resume, Roster};
+use super::{BusError, ChannelPolicy, EventSink};
 use crate::metrics::Metrics;
 
 pub struct RedisBus {
-    commands: Arc<RedisCommands>,
-    /// Requests to the subscriber task, in the order the hub made them.
-    subscriber: mpsc::UnboundedSender<Command>,
-    /// Whether the subscriber connection is up; an instance without it is not ready.
-    subscriber_up: watch::Receiver<bool>,
+    /// The pool (one Redis) or the router (a cluster) every command runs through.
+    source: CommandSource,
+    scripts: Scripts,
+    policy: ChannelPolicy,
+    settings: RedisSettings,
+    /// Replicas each ack waits for now: the setting, bounded by how many the primaries have
+    /// (kept current by [`RedisBus::watch_replicas`]).
+    wait_for: AtomicUsize,
+    /// The subscriber task's queue and readiness.
+    subscriber: SubscriberHandle,
+}
+
+/// What the subscriber task of each target is started from.
+enum PubSub {
+    Single(Box<redis::Client>),
+    Cluster(Arc<Topology>, Arc<NodeConnector>),
 }
 
 impl RedisBus {
-    /// Sets up the pool and starts the subscriber task. Does not wait for Redis: an instance
-    /// that starts while Redis is away reports not ready and catches up when it is back.
+    /// Sets up the command connections for `settings.target` and starts the subscriber
+    /// task. Does not wait for Redis: an instance that starts while Redis is away reports
+    /// not ready and catches up when it is back.
     pub fn start(
         settings: RedisSettings,
         policy: ChannelPolicy,
         sink: Arc<dyn EventSink>,
         metrics: Arc<Metrics>,
-    ) -> Result<Self, BusError> {
+    ) -> Result<Arc<Self>, BusError> {
         // rustls is built without a default crypto provider; ring is the one we ship. An
         // error only means a provider is installed already.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = settings.client()?;
-        let commands = Arc::new(RedisCommands::new(settings, policy)?);
-        tokio::spawn(watch_replicas(Arc::downgrade(&commands)));
-        let (requests, queue) = mpsc::unbounded_channel();
-        let (up, subscriber_up) = watch::channel(false);
-        tokio::spawn(
-            subscriber::Subscriber::new(client, commands.clone(), queue, sink, up, metrics).run(),
-        );
-        Ok(Self {
-            commands,
-            subscriber: requests,
-            subscriber_up,
-        })
-    }
-}
-
-impl RedisBus {
-    /// The same bus on a Redis Cluster: every key and the (sharded) pub/sub channel of one
-    /// chat channel live on one shard, commands follow the slot map, and events travel by
-    /// `SPUBLISH`/`SSUBSCRIBE`. `seeds` are any of the cluster's nodes.
-    pub fn start_cluster(
-        seeds: &[String],
-        settings: RedisSettings,
-        policy: ChannelPolicy,
-        sink: Arc<dyn EventSink>,
-        metrics: Arc<Metrics>,
-    ) -> Result<Self, BusError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let (connector, seed_addrs) =
-            NodeConnector::new(seeds, settings.ca_cert.clone(), settings.command_timeout)?;
-        let connector = Arc::new(connector);
-        let topology = Topology::start(seed_addrs, CommandConnections::new(connector.clone()));
-        let commands = Arc::new(RedisCommands::cluster(
-            Router::new(topology.clone()),
-            settings,
+        let (source, pubsub) = match &settings.target {
+            RedisTarget::Single { url } => {
+                let client = standalone::client(url, settings.ca_cert.as_deref())?;
+                let pool = standalone::command_pool(&client, &settings)?;
+                (
+                    CommandSource::Single(pool),
+                    PubSub::Single(Box::new(client)),
+                )
+            }
+            // Every key and the (sharded) pub/sub channel of one chat channel live on one
+            // shard; commands follow the slot map, events travel by `SPUBLISH`/`SSUBSCRIBE`.
+            RedisTarget::Cluster { seeds } => {
+                let (connector, seed_addrs) =
+                    NodeConnector::new(seeds, settings.ca_cert.clone(), settings.command_timeout)?;
+                let connector = Arc::new(connector);
+                let connections = CommandConnections::new(connector.clone());
+                let topology = Topology::start(seed_addrs, connections);
+                let router = Router::new(topology.clone());
+                (
+                    CommandSource::Cluster(router),
+                    PubSub::Cluster(topology, connector),
+                )
+            }
+        };
+        let (subscriber, requests, up) = SubscriberHandle::new();
+        let ping_every = settings.subscriber_ping;
+        let bus = Arc::new(Self {
+            scripts: Scripts::new(source.publish_mode()),
+            source,
             policy,
-        ));
-        tokio::spawn(watch_replicas(Arc::downgrade(&commands)));
-        let (requests, queue) = mpsc::unbounded_channel();
-        let (up, subscriber_up) = watch::channel(false);
-        tokio::spawn(
-            ClusterSubscriber::new(
-                topology,
-                connector,
-                commands.clone(),
-                queue,
-                sink,
-                up,
-                metrics,
-            )
-            .run(),
-        );
-        Ok(Self {
-            commands,
-            subscriber: requests,
-            subscriber_up,
-        })
-    }
-}
-
-/// How often the bus re-learns how many replicas the primaries have.
-const REPLICA_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Keeps the number of replicas acks wait for current, for as long as the bus exists.
-async fn watch_replicas(commands: std::sync::Weak<RedisCommands>) {
-    loop {
-        let Some(commands) = commands.upgrade() else {
-            return;
+            settings,
+            wait_for: AtomicUsize::new(0),
+            subscriber,
+        });
+        tokio::spawn(Self::watch_replicas(Arc::downgrade(&bus)));
+        let log: LogHandle = Arc::downgrade(&bus) as LogHandle;
+        let setup = SubscriberSetup {
+            log,
+            requests,
+            sink,
+            up,
+            metrics,
+            ping_every,
         };
-        let pause = match commands.refresh_replicas().await {
-            Ok(()) => REPLICA_CHECK,
-            // Redis not reachable yet (starting, failing over): look again soon.
-            Err(_) => REPLICA_CHECK / 5,
+        match pubsub {
+            PubSub::Single(client) => tokio::spawn(Subscriber::new(*client, setup).run()),
+            PubSub::Cluster(topology, connector) => {
+                tokio::spawn(ClusterSubscriber::new(topology, connector, setup).run())
+            }
         };
-        drop(commands);
-        tokio::time::sleep(pause).await;
-    }
-}
-
-#[async_trait]
-impl Bus for RedisBus {
-    fn subscribe(&self, channel: &ChannelId) -> watch::Receiver<bool> {
-        let (live, receiver) = watch::channel(false);
-        // If the subscriber task is gone the watch never turns true and joiners time out
-        // with `unavailable`, which is the truth.
-        let _ = self
-            .subscriber
-            .send(Command::Subscribe(channel.clone(), live));
-        receiver
-    }
-
-    fn unsubscribe(&self, channel: &ChannelId) {
-        let _ = self.subscriber.send(Command::Unsubscribe(channel.clone()));
-    }
-
-    async fn publish(
-        &self,
-        channel: &ChannelId,
-        client: &ClientId,
-        text: &str,
-        nonce: Option<&str>,
-    ) -> Result<MessageId, BusError> {
-        self.commands.publish(channel, client, text, nonce).await
-    }
-
-    async fn history(
-        &self,
-        channel: &ChannelId,
-        resume: Option<&Resume>,
-        limit: usize,
-    ) -> Result<History, BusError> {
-        self.commands.history(channel, resume, limit).await
-    }
-
-    async fn history_after(
-        &self,
-        channel: &ChannelId,
-        after: MessageId,
-        epoch: &Epoch,
-        limit: usize,
-    ) -> Result<Option<Vec<ChatMessage>>, BusError> {
-        self.commands
-            .history_after(channel, after, epoch, limit)
-            .await
-    }
-
-    async fn join_presence(
-        &self,
-        channel: &ChannelId,
-        client: &ClientId,
-        conn: &ConnKey,
-    ) -> Result<Roster, BusError> {
-        self.commands.join_presence(channel, client, conn).await
-    }
-
-    async fn leave_presence(
-        &self,
-        channel: &ChannelId,
-        client: &ClientId,
-        conn: &ConnKey,
-    ) -> Result<(), BusError> {
-        self.commands.leave_presence(channel, client, conn).await
-    }
-
-    async fn refresh_presence(
-        &self,
-        channel: &ChannelId,
-        members: &[(ClientId, ConnKey)],
-    ) -> Result<(), BusError> {
-        self.commands.refresh_presence(channel, members).await
-    }
-
-    async fn check_ready(&self) -> Result<(), BusError> {
-        self.commands.ping().await?;
-        if *self.subscriber_up.borrow() {
-            Ok(())
-        } else {
-            Err(BusError::Unavailable(
-                "the pub/sub connection is down; reconnecting".into(),
-            ))
-        }
+        Ok(bus)
     }
 }

@@ -15,9 +15,11 @@
 //! - [`topology`]: which primary serves which slots (`CLUSTER SLOTS`), kept current.
 //! - [`nodes`]: connections to single nodes, made from the seed URL's settings.
 //! - [`router`]: commands to their slot's primary, following `MOVED`/`ASK` and failovers.
+//! - [`replicas`]: how many replicas the primaries have, so acks know what to wait for.
 //! - [`subscriber`]: one `SSUBSCRIBE` connection per primary that serves local channels.
 
 pub mod nodes;
+pub mod replicas;
 pub mod router;
 pub mod slot;
 pub mod subscriber;

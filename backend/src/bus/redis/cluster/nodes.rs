@@ -13,7 +13,7 @@ use redis::{
     ProtocolVersion, RedisResult, aio::AsyncPushSender, aio::MultiplexedConnection,
 };
 
-use crate::bus::BusError;
+use crate::bus::{BusError, redis::connect};
 
 /// A node's address: `host:port`, as in `CLUSTER SLOTS`, `MOVED` and `ASK`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -75,7 +75,7 @@ impl NodeConnector {
             template.get_or_insert(info);
         }
         let template = template.ok_or_else(|| bad("no seed node".into()))?;
-        let template = template.set_tcp_settings(super::super::commands::no_delay());
+        let template = template.set_tcp_settings(connect::no_delay());
         Ok((
             Self {
                 template,
@@ -106,16 +106,7 @@ impl NodeConnector {
             .clone()
             .set_addr(node)
             .set_redis_settings(redis);
-        match &self.ca_cert {
-            None => Client::open(info),
-            Some(pem) => Client::build_with_tls(
-                info,
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem.clone()),
-                },
-            ),
-        }
+        connect::client(info, self.ca_cert.as_deref())
     }
 
     fn config(&self) -> AsyncConnectionConfig {

@@ -87,10 +87,6 @@ impl Router {
         Self { topology }
     }
 
-    pub fn topology(&self) -> &Arc<Topology> {
-        &self.topology
-    }
-
     /// Runs `command` on the node serving `key` (any primary when `None`), following
     /// redirects and topology changes as the module comment says.
     pub async fn run<T, F, Fut>(&self, key: Option<&[u8]>, command: F) -> RedisResult<T>

@@ -8,7 +8,7 @@
 //!
 //! When the connection drops (or stops answering pings), the task reconnects with backoff,
 //! subscribes again to every channel that still has local members and backfills each (see
-//! `tracked` for the rules that keep delivery gap-free and in order).
+//! `subscriptions` for the rules that keep delivery gap-free and in order).
 
 use std::{sync::Arc, time::Duration};
 
@@ -17,17 +17,19 @@ use protocol::ChannelId;
 use redis::aio::{PubSubSink, PubSubStream};
 use tokio::sync::{mpsc, watch};
 
-use super::{commands::RedisCommands, keys::ChannelKeys, tracked::Tracked};
 use crate::{
-    bus::{BusError, EventSink},
+    bus::{
+        BusError,
+        redis::{
+            keys::ChannelKeys,
+            subscriptions::{
+                ChannelLog, LogHandle, Request, SubscriberSetup, Subscriptions, ToSubscribe,
+                take_subscribes,
+            },
+        },
+    },
     metrics::Metrics,
 };
-
-/// What the hub asks of the subscriber.
-pub enum Command {
-    Subscribe(ChannelId, watch::Sender<bool>),
-    Unsubscribe(ChannelId),
-}
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -35,12 +37,13 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 pub struct Subscriber {
     client: redis::Client,
-    commands: Arc<RedisCommands>,
-    requests: mpsc::UnboundedReceiver<Command>,
+    log: LogHandle,
+    requests: mpsc::UnboundedReceiver<Request>,
     /// Whether the connection is up, for `/readyz`.
     up: watch::Sender<bool>,
     metrics: Arc<Metrics>,
-    channels: Tracked,
+    ping_every: Duration,
+    channels: Subscriptions,
 }
 
 /// Why a connected session of the subscriber ended.
@@ -56,22 +59,21 @@ impl From<BusError> for Ended {
 }
 
 impl Subscriber {
-    pub fn new(
-        client: redis::Client,
-        commands: Arc<RedisCommands>,
-        requests: mpsc::UnboundedReceiver<Command>,
-        sink: Arc<dyn EventSink>,
-        up: watch::Sender<bool>,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    pub fn new(client: redis::Client, setup: SubscriberSetup) -> Self {
         Self {
             client,
-            commands,
-            requests,
-            up,
-            metrics,
-            channels: Tracked::new(sink),
+            log: setup.log,
+            requests: setup.requests,
+            up: setup.up,
+            metrics: setup.metrics,
+            ping_every: setup.ping_every,
+            channels: Subscriptions::new(setup.sink),
         }
+    }
+
+    /// The bus, for one read; gone means this task is done too.
+    fn log(&self) -> Result<Arc<dyn ChannelLog>, Ended> {
+        self.log.upgrade().ok_or(Ended::BusDropped)
     }
 
     pub async fn run(mut self) {
@@ -85,7 +87,7 @@ impl Subscriber {
                     }
                     connected_before = true;
                     let (sink, stream) = pubsub.split();
-                    log::info!(channels = self.channels.wanted.len(); "Subscriber connected.");
+                    log::info!(channels = self.channels.count(); "Subscriber connected.");
                     match self.serve(sink, stream).await {
                         Ended::BusDropped => return,
                         Ended::ConnectionLost(why) => {
@@ -115,10 +117,8 @@ impl Subscriber {
                 _ = &mut deadline => return true,
                 request = self.requests.recv() => match request {
                     None => return false,
-                    Some(Command::Subscribe(channel, live)) => self.channels.want(channel, live),
-                    Some(Command::Unsubscribe(channel)) => {
-                        self.channels.wanted.remove(&channel);
-                    }
+                    Some(Request::Subscribe(channel, live)) => self.channels.add(channel, live),
+                    Some(Request::Unsubscribe(channel)) => self.channels.remove(&channel),
                 },
             }
         }
@@ -129,41 +129,27 @@ impl Subscriber {
             return ended;
         }
         self.up.send_replace(true);
-        let ping_every = self.commands.settings().subscriber_ping;
+        let ping_every = self.ping_every;
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
         loop {
             tokio::select! {
                 request = self.requests.recv() => match request {
                     None => return Ended::BusDropped,
-                    Some(Command::Subscribe(channel, live)) => {
-                        // First joins come in bursts (a restart, a popular event): take every
-                        // subscribe already queued behind this one and do them together.
-                        let mut batch = vec![(channel, live)];
-                        let mut after = None;
-                        while let Ok(next) = self.requests.try_recv() {
-                            match next {
-                                Command::Subscribe(channel, live) => batch.push((channel, live)),
-                                unsubscribe => {
-                                    after = Some(unsubscribe);
-                                    break;
-                                }
-                            }
-                        }
+                    Some(Request::Subscribe(channel, live)) => {
+                        let (batch, after) = take_subscribes(&mut self.requests, (channel, live));
                         if let Err(ended) = self.subscribe(&mut sink, batch).await {
                             return ended;
                         }
-                        if let Some(Command::Unsubscribe(channel)) = after {
-                            self.channels.wanted.remove(&channel);
-                            if let Err(e) = sink.unsubscribe(ChannelKeys::new(&channel).events()).await {
-                                return Ended::ConnectionLost(e.to_string());
-                            }
+                        if let Some(channel) = after
+                            && let Err(ended) = self.unsubscribe(&mut sink, &channel).await
+                        {
+                            return ended;
                         }
                     }
-                    Some(Command::Unsubscribe(channel)) => {
-                        self.channels.wanted.remove(&channel);
-                        if let Err(e) = sink.unsubscribe(ChannelKeys::new(&channel).events()).await {
-                            return Ended::ConnectionLost(e.to_string());
+                    Some(Request::Unsubscribe(channel)) => {
+                        if let Err(ended) = self.unsubscribe(&mut sink, &channel).await {
+                            return ended;
                         }
                     }
                 },
@@ -190,13 +176,22 @@ impl Subscriber {
     async fn subscribe(
         &mut self,
         sink: &mut PubSubSink,
-        batch: Vec<(ChannelId, watch::Sender<bool>)>,
+        batch: Vec<ToSubscribe>,
     ) -> Result<(), Ended> {
-        let channels: Vec<ChannelId> = batch.iter().map(|(c, _)| c.clone()).collect();
-        for (channel, live) in batch {
-            self.channels.want(channel, live);
-        }
+        let channels = self.channels.add_all(batch);
         self.subscribe_all(sink, &channels).await
+    }
+
+    /// A channel's last local member left.
+    async fn unsubscribe(
+        &mut self,
+        sink: &mut PubSubSink,
+        channel: &ChannelId,
+    ) -> Result<(), Ended> {
+        self.channels.remove(channel);
+        sink.unsubscribe(ChannelKeys::new(channel).events())
+            .await
+            .map_err(|e| Ended::ConnectionLost(e.to_string()))
     }
 
     async fn subscribe_all(
@@ -206,26 +201,26 @@ impl Subscriber {
     ) -> Result<(), Ended> {
         /// Channels per SUBSCRIBE command, to keep each command reasonably sized.
         const PER_COMMAND: usize = 500;
-        self.channels
-            .ensure_baselines(&self.commands, channels)
-            .await?;
+        let log = self.log()?;
+        self.channels.ensure_baselines(&*log, channels).await?;
         for chunk in channels.chunks(PER_COMMAND) {
             let names: Vec<String> = chunk.iter().map(|c| ChannelKeys::new(c).events()).collect();
             sink.subscribe(names)
                 .await
                 .map_err(|e| Ended::ConnectionLost(e.to_string()))?;
-            self.channels.set_live(chunk);
+            self.channels.set_live(chunk, true);
         }
         Ok(())
     }
 
-    /// After a (re)connect: subscribe to every wanted channel, then deliver from each
+    /// After a (re)connect: subscribe to every tracked channel, then deliver from each
     /// stream what was published while the connection was down.
     async fn resubscribe(&mut self, sink: &mut PubSubSink) -> Result<(), Ended> {
-        let channels: Vec<ChannelId> = self.channels.wanted.keys().cloned().collect();
+        let channels = self.channels.channels();
         self.subscribe_all(sink, &channels).await?;
+        let log = self.log()?;
         for channel in &channels {
-            self.channels.backfill(&self.commands, channel).await?;
+            self.channels.backfill(&*log, channel).await?;
         }
         Ok(())
     }
