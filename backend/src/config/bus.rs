@@ -6,12 +6,13 @@ use std::time::Duration;
 use super::{
     ConfigError,
     names::{
-        REDIS_CA_CERT, REDIS_CLUSTER_URLS, REDIS_POOL_SIZE, REDIS_TIMEOUT_SECS, REDIS_URL,
-        REDIS_WAIT_REPLICAS, REDIS_WAIT_TIMEOUT_MS, SUBSCRIBER_PING_SECS,
+        REDIS_CA_CERT, REDIS_CLUSTER_URLS, REDIS_IAM_AUTH, REDIS_IAM_TOKEN_URL, REDIS_POOL_SIZE,
+        REDIS_TIMEOUT_SECS, REDIS_URL, REDIS_WAIT_REPLICAS, REDIS_WAIT_TIMEOUT_MS,
+        SUBSCRIBER_PING_SECS,
     },
     vars::{Vars, invalid},
 };
-use crate::bus::redis::{RedisSettings, RedisTarget};
+use crate::bus::redis::{METADATA_TOKEN_URL, RedisSettings, RedisTarget};
 
 /// The store-and-publish engine behind every channel.
 #[derive(Debug, Clone)]
@@ -95,6 +96,7 @@ impl BusSettings {
             None | Some("auto") => None,
             Some(_) => vars.optional_number(REDIS_WAIT_REPLICAS, 0)?,
         };
+        let iam_token_url = read_iam_auth(vars, seeds.as_deref())?;
         let target = match (url, seeds) {
             (Some(url), _) => RedisTarget::Single { url },
             (None, Some(seeds)) => RedisTarget::Cluster { seeds },
@@ -103,6 +105,7 @@ impl BusSettings {
         Ok(BusSettings::Redis(RedisSettings {
             target,
             ca_cert,
+            iam_token_url,
             pool_size,
             command_timeout,
             presence_ttl,
@@ -111,6 +114,56 @@ impl BusSettings {
             wait_timeout,
         }))
     }
+}
+
+/// The token endpoint when the cluster authenticates with IAM (`REDIS_IAM_AUTH=true`). Only
+/// a cluster can (Memorystore for Redis Cluster's IAM mode), and its seed URLs then carry no
+/// password: the token is the password.
+fn read_iam_auth(vars: &Vars, seeds: Option<&[String]>) -> Result<Option<String>, ConfigError> {
+    let enabled = match vars.get(REDIS_IAM_AUTH) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(invalid(
+                REDIS_IAM_AUTH,
+                format!("{other:?} is neither true nor false"),
+            ));
+        }
+    };
+    let url = vars.get(REDIS_IAM_TOKEN_URL).unwrap_or(METADATA_TOKEN_URL);
+    if !url.starts_with("http://") {
+        return Err(invalid(
+            REDIS_IAM_TOKEN_URL,
+            "must be an http:// URL (the metadata server speaks plain HTTP)",
+        ));
+    }
+    if !enabled {
+        return Ok(None);
+    }
+    let Some(seeds) = seeds else {
+        return Err(invalid(
+            REDIS_IAM_AUTH,
+            format!("needs {REDIS_CLUSTER_URLS}: IAM authentication is for a Redis Cluster"),
+        ));
+    };
+    if seeds.iter().any(|seed| has_password(seed)) {
+        return Err(invalid(
+            REDIS_CLUSTER_URLS,
+            format!(
+                "must carry no password with {REDIS_IAM_AUTH}=true: the access token is the password"
+            ),
+        ));
+    }
+    Ok(Some(url.to_owned()))
+}
+
+/// Whether a `redis://[user[:password]@]host...` URL names a password.
+pub(super) fn has_password(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or_default();
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 fn is_redis_url(url: &str) -> bool {

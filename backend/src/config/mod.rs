@@ -287,6 +287,54 @@ mod tests {
     }
 
     #[test]
+    fn iam_authentication_is_for_a_cluster_whose_urls_carry_no_password() {
+        let cluster = ("REDIS_CLUSTER_URLS", "redis://a:7000,redis://b:7001");
+        let iam = ("REDIS_IAM_AUTH", "true");
+        let s = Settings::from_vars(vars(&[cluster, iam])).unwrap();
+        let BusSettings::Redis(redis) = &s.bus else {
+            panic!("{:?}", s.bus);
+        };
+        assert_eq!(
+            redis.iam_token_url.as_deref(),
+            Some(crate::bus::redis::METADATA_TOKEN_URL)
+        );
+        let local = ("REDIS_IAM_TOKEN_URL", "http://127.0.0.1:9/token");
+        let s = Settings::from_vars(vars(&[cluster, iam, local])).unwrap();
+        let BusSettings::Redis(redis) = &s.bus else {
+            panic!("{:?}", s.bus);
+        };
+        assert_eq!(
+            redis.iam_token_url.as_deref(),
+            Some("http://127.0.0.1:9/token")
+        );
+        let without = Settings::from_vars(vars(&[cluster])).unwrap();
+        let BusSettings::Redis(redis) = &without.bus else {
+            panic!("{:?}", without.bus);
+        };
+        assert_eq!(redis.iam_token_url, None);
+
+        for (wrong, names) in [
+            (vec![iam], "REDIS_IAM_AUTH"),
+            (vec![("REDIS_URL", "redis://r:6379"), iam], "REDIS_IAM_AUTH"),
+            (vec![cluster, ("REDIS_IAM_AUTH", "yes")], "REDIS_IAM_AUTH"),
+            (
+                vec![("REDIS_CLUSTER_URLS", "redis://:secret@a:7000"), iam],
+                "REDIS_CLUSTER_URLS",
+            ),
+            (
+                vec![cluster, iam, ("REDIS_IAM_TOKEN_URL", "https://x/token")],
+                "REDIS_IAM_TOKEN_URL",
+            ),
+        ] {
+            let err = Settings::from_vars(vars(&wrong)).unwrap_err();
+            assert!(err.to_string().starts_with(names), "{wrong:?}: {err}");
+        }
+        assert!(super::bus::has_password("redis://user:pw@host:1/0"));
+        assert!(!super::bus::has_password("redis://user@host:1"));
+        assert!(!super::bus::has_password("redis://host:1"));
+    }
+
+    #[test]
     fn limits_are_held_in_the_types_that_enforce_them() {
         let s = Settings::from_vars(vars(&[
             ("OUTBOUND_QUEUE_FRAMES", "64"),

@@ -21,6 +21,10 @@ pub const REDIS_TIMEOUT_SECS: &str = "REDIS_TIMEOUT_SECS";
 pub const REDIS_WAIT_REPLICAS: &str = "REDIS_WAIT_REPLICAS";
 pub const REDIS_WAIT_TIMEOUT_MS: &str = "REDIS_WAIT_TIMEOUT_MS";
 pub const SUBSCRIBER_PING_SECS: &str = "SUBSCRIBER_PING_SECS";
+/// `true`: authenticate to the cluster with IAM access tokens (Memorystore for Redis Cluster).
+pub const REDIS_IAM_AUTH: &str = "REDIS_IAM_AUTH";
+/// Where the IAM access tokens come from; the metadata server by default.
+pub const REDIS_IAM_TOKEN_URL: &str = "REDIS_IAM_TOKEN_URL";
 
 pub const HISTORY_LIMIT: &str = "HISTORY_LIMIT";
 pub const HISTORY_MAX: &str = "HISTORY_MAX";

@@ -19,6 +19,7 @@ mod conformance;
 mod frames;
 mod handshake;
 mod history;
+mod iam_auth;
 mod limits;
 mod lost_history;
 mod metrics;

@@ -10,7 +10,8 @@
 //!   connections, so a crashed instance's entries vanish after the presence TTL.
 //!
 //! How the modules stack (each uses only those below it):
-//! - shared: [`settings`], [`connect`] (TCP and TLS of every connection), [`keys`],
+//! - shared: [`settings`], [`connect`] (TCP and TLS of every connection), [`iam_tokens`]
+//!   (the access tokens a cluster with IAM authentication takes as passwords), [`keys`],
 //!   [`scripts`], [`events`], and [`subscriptions`] (the delivery rules both subscribers
 //!   follow, and the [`subscriptions::ChannelLog`] reads they need from the bus);
 //! - the two targets, siblings: [`standalone`] (pool, one pub/sub connection) and
@@ -30,6 +31,7 @@ mod commands;
 mod connect;
 mod engine;
 mod events;
+mod iam_tokens;
 mod keys;
 mod scripts;
 mod settings;
@@ -38,7 +40,6 @@ mod subscriptions;
 
 use std::sync::{Arc, atomic::AtomicUsize};
 
-pub use self::settings::{RedisSettings, RedisTarget};
 use self::{
     cluster::{
         nodes::{CommandConnections, NodeConnector},
@@ -47,9 +48,14 @@ use self::{
         topology::Topology,
     },
     commands::source::CommandSource,
+    iam_tokens::AccessTokens,
     scripts::Scripts,
     standalone::subscriber::Subscriber,
     subscriptions::{LogHandle, SubscriberHandle, SubscriberSetup},
+};
+pub use self::{
+    iam_tokens::METADATA_TOKEN_URL,
+    settings::{RedisSettings, RedisTarget},
 };
 use super::{BusError, ChannelPolicy, EventSink};
 use crate::metrics::Metrics;
@@ -98,8 +104,18 @@ impl RedisBus {
             // Every key and the (sharded) pub/sub channel of one chat channel live on one
             // shard; commands follow the slot map, events travel by `SPUBLISH`/`SSUBSCRIBE`.
             RedisTarget::Cluster { seeds } => {
-                let (connector, seed_addrs) =
-                    NodeConnector::new(seeds, settings.ca_cert.clone(), settings.command_timeout)?;
+                let tokens = settings
+                    .iam_token_url
+                    .as_deref()
+                    .map(AccessTokens::start)
+                    .transpose()
+                    .map_err(|e| BusError::Unavailable(format!("bad IAM token URL: {e}")))?;
+                let (connector, seed_addrs) = NodeConnector::new(
+                    seeds,
+                    settings.ca_cert.clone(),
+                    settings.command_timeout,
+                    tokens,
+                )?;
                 let connector = Arc::new(connector);
                 let connections = CommandConnections::new(connector.clone());
                 let topology = Topology::start(seed_addrs, connections);

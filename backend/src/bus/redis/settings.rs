@@ -19,6 +19,10 @@ pub struct RedisSettings {
     pub target: RedisTarget,
     /// PEM roots to trust for `rediss://` instead of the system's.
     pub ca_cert: Option<Vec<u8>>,
+    /// Where access tokens come from when a cluster authenticates with IAM (Memorystore
+    /// for Redis Cluster's `AUTH_MODE_IAM_AUTH`): each new node connection sends
+    /// `AUTH <token>`. `None`: the URLs' own credentials, if any.
+    pub iam_token_url: Option<String>,
     /// Connections in the command pool (one Redis; a cluster has one per primary).
     pub pool_size: usize,
     /// Longest a single command may take before its caller is told `unavailable`.

@@ -1,5 +1,6 @@
 //! Connections to single cluster nodes, made from a seed URL's settings (scheme, AUTH, the
-//! CA to trust) with the node's own address, as the cluster reports it.
+//! CA to trust) with the node's own address, as the cluster reports it; with IAM
+//! authentication, the password is the access token current at connect time.
 
 use std::{
     collections::HashMap,
@@ -9,11 +10,14 @@ use std::{
 };
 
 use redis::{
-    AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo,
-    ProtocolVersion, RedisResult, aio::AsyncPushSender, aio::MultiplexedConnection,
+    AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo,
+    ProtocolVersion, RedisError, RedisResult, aio::AsyncPushSender, aio::MultiplexedConnection,
 };
 
-use crate::bus::{BusError, redis::connect};
+use crate::bus::{
+    BusError,
+    redis::{connect, iam_tokens::AccessTokens},
+};
 
 /// A node's address: `host:port`, as in `CLUSTER SLOTS`, `MOVED` and `ASK`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -46,6 +50,9 @@ pub struct NodeConnector {
     ca_cert: Option<Vec<u8>>,
     /// Longest a connect, or one command's answer, may take.
     timeout: Duration,
+    /// With IAM authentication, the password of every new connection: the token current
+    /// when it connects (connections made earlier stay authenticated when it expires).
+    tokens: Option<AccessTokens>,
 }
 
 impl NodeConnector {
@@ -53,6 +60,7 @@ impl NodeConnector {
         seeds: &[String],
         ca_cert: Option<Vec<u8>>,
         timeout: Duration,
+        tokens: Option<AccessTokens>,
     ) -> Result<(Self, Vec<NodeAddr>), BusError> {
         let bad = |why: String| BusError::Unavailable(format!("bad REDIS_CLUSTER_URLS: {why}"));
         let mut addrs = Vec::new();
@@ -81,6 +89,7 @@ impl NodeConnector {
                 template,
                 ca_cert,
                 timeout,
+                tokens,
             },
             addrs,
         ))
@@ -96,11 +105,20 @@ impl NodeConnector {
             },
             _ => ConnectionAddr::Tcp(addr.host.clone(), addr.port),
         };
-        let redis = self
+        let mut redis = self
             .template
             .redis_settings()
             .clone()
             .set_protocol(protocol);
+        if let Some(tokens) = &self.tokens {
+            let token = tokens.current().ok_or_else(|| {
+                RedisError::from((
+                    ErrorKind::AuthenticationFailed,
+                    "no IAM access token yet: the token endpoint has not answered",
+                ))
+            })?;
+            redis = redis.set_password(token);
+        }
         let info = self
             .template
             .clone()
