@@ -41,13 +41,17 @@ export async function openUser(browser, topology, { viewport = DESKTOP, colorSch
   return user;
 }
 
-/** Fills the join form and waits until the room is connected. */
-export async function join(user, room, name) {
-  const { page } = user;
+/** Fills the join form and submits it with Enter; whether the room connects is up to the test. */
+export async function submitJoin(page, room, name) {
   await page.fill("#channel", room);
   await page.fill("#name", name);
   await page.press("#name", "Enter");
-  await waitConnected(page);
+}
+
+/** Fills the join form and waits until the room is connected. */
+export async function join(user, room, name) {
+  await submitJoin(user.page, room, name);
+  await waitConnected(user.page);
   user.name = name;
 }
 

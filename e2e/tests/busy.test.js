@@ -2,34 +2,19 @@
 // read an HTTP 503). Unlike a refusal retrying cannot fix, the page keeps trying, with
 // backoff, and gets in once there is room.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { expectOnce, join, launchBrowser, openUser, say, waitConnected } from "../lib/browser.js";
-import { startTopology } from "../lib/topology.js";
+import { test } from "node:test";
+import { expectOnce, say, submitJoin, waitConnected } from "../lib/browser.js";
+import { useServices } from "../lib/suite.js";
 
-let topology;
-let browser;
-
-before(async () => {
-  topology = await startTopology("busy", { backendEnv: { MAX_CONNECTIONS: "1" } });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await topology?.stop();
-});
+const suite = useServices("busy", { backendEnv: { MAX_CONNECTIONS: "1" } });
 
 test("instances at their connection limit: 'busy', backoff, in once there is room", async () => {
-  const alice = await openUser(browser, topology);
-  await join(alice, "full", "alice");
-  const bob = await openUser(browser, topology);
-  await join(bob, "full", "bob");
+  const alice = await suite.joined("full", "alice");
+  const bob = await suite.joined("full", "bob");
 
-  const carol = await openUser(browser, topology);
+  const carol = await suite.openUser();
   const { page } = carol;
-  await page.fill("#channel", "full");
-  await page.fill("#name", "carol");
-  await page.press("#name", "Enter");
+  await submitJoin(page, "full", "carol");
   await say(page, "waiting for room");
   await page.waitForFunction(
     () => /Reconnecting in \d+ s/.test(document.querySelector("#connection").textContent),
@@ -46,7 +31,7 @@ test("instances at their connection limit: 'busy', backoff, in once there is roo
   await waitConnected(page, 30000);
   await expectOnce(bob.page, "waiting for room");
   await expectOnce(page, "waiting for room");
-  const carolAttempts = topology.proxy.routes.filter((r) => r.path.includes("/carol")).length;
+  const carolAttempts = suite.topology.proxy.routes.filter((r) => r.path.includes("/carol")).length;
   assert.ok(carolAttempts >= 2, `carol connected after ${carolAttempts} attempts`);
   assert.deepEqual([...alice.errors, ...bob.errors, ...carol.errors], []);
 });

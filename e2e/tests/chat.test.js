@@ -1,50 +1,21 @@
 // Two people on different backend instances chat both ways; a late joiner gets the
 // history; another room stays separate; a reader scrolled up is not yanked down.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import {
-  DESKTOP,
-  PHONE,
-  assertNoDuplicateIds,
-  delivered,
-  expectOnce,
-  join,
-  launchBrowser,
-  openUser,
-  say,
-  screenshot,
-} from "../lib/browser.js";
-import { backendOf as backendOfIn, startTopology } from "../lib/topology.js";
+import { test } from "node:test";
+import { DESKTOP, PHONE, assertNoDuplicateIds, delivered, expectOnce, say, screenshot } from "../lib/browser.js";
+import { useServices } from "../lib/suite.js";
 
-let topology;
-let browser;
 const ROOM = "lobby";
-
-before(async () => {
-  topology = await startTopology("chat");
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await topology?.stop();
-});
-
-/** The backend index a client's latest WebSocket went to. */
-function backendOf(name) {
-  return backendOfIn(topology, name);
-}
+const suite = useServices("chat");
 
 let alice;
 let bob;
 
 test("two users on different instances chat both ways", async () => {
-  alice = await openUser(browser, topology);
-  await join(alice, ROOM, "alice");
-  bob = await openUser(browser, topology);
-  await join(bob, ROOM, "bob");
-  assert.notEqual(backendOf("alice"), backendOf("bob"), "the proxy should spread them");
-  assert.ok(backendOf("alice") >= 0 && backendOf("bob") >= 0);
+  alice = await suite.joined(ROOM, "alice");
+  bob = await suite.joined(ROOM, "bob");
+  assert.notEqual(suite.backendOf("alice"), suite.backendOf("bob"), "the proxy should spread them");
+  assert.ok(suite.backendOf("alice") >= 0 && suite.backendOf("bob") >= 0);
 
   await say(alice.page, "Hi Bob! 👋 Ready for the release?");
   await expectOnce(bob.page, "Hi Bob! 👋 Ready for the release?");
@@ -80,13 +51,11 @@ test("two users on different instances chat both ways", async () => {
 });
 
 test("a late joiner sees the history; another room sees nothing", async () => {
-  const carol = await openUser(browser, topology, { viewport: PHONE });
-  await join(carol, ROOM, "carol");
+  const carol = await suite.joined(ROOM, "carol", { viewport: PHONE });
   await expectOnce(carol.page, "Done 🚀");
   assert.deepEqual(await delivered(carol.page), await delivered(alice.page));
 
-  const dave = await openUser(browser, topology);
-  await join(dave, "elsewhere", "dave");
+  const dave = await suite.joined("elsewhere", "dave");
   await say(dave.page, "anyone here?");
   await expectOnce(dave.page, "anyone here?");
   assert.deepEqual(await delivered(dave.page), ["anyone here?"]);
@@ -146,13 +115,13 @@ test("rooms switch without a reload and the link can be copied", async () => {
   await bob.context.grantPermissions(["clipboard-read", "clipboard-write"]);
   await page.click("#copy-link");
   await page.waitForSelector("#copy-link >> text=Link copied");
-  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${topology.frontendUrl}/c/lobby`);
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${suite.topology.frontendUrl}/c/lobby`);
 });
 
 test("a deep link with a remembered name goes straight into the room", async () => {
   const page = await alice.context.newPage();
   await page.setViewportSize(DESKTOP);
-  await page.goto(`${topology.frontendUrl}/c/${ROOM}`);
+  await page.goto(`${suite.topology.frontendUrl}/c/${ROOM}`);
   await page.waitForSelector('#connection[data-state="connected"]');
   assert.equal(await page.textContent("#you"), "alice");
   await expectOnce(page, "are you reading?");

@@ -4,52 +4,28 @@
 // and resends with the same nonce. The message is delivered exactly once — also after the
 // frozen backend wakes up and reads the send it had been holding.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import {
-  assertNoDuplicateIds,
-  delivered,
-  expectOnce,
-  join,
-  launchBrowser,
-  openUser,
-  say,
-  screenshot,
-  waitConnected,
-} from "../lib/browser.js";
+import { test } from "node:test";
+import { assertNoDuplicateIds, delivered, expectOnce, say, screenshot, waitConnected } from "../lib/browser.js";
 import { freeze, thaw } from "../lib/processes.js";
-import { backendOf as backendOfIn, startTopology } from "../lib/topology.js";
+import { useServices } from "../lib/suite.js";
 
-let topology;
-let browser;
 let frozen = null;
-
-before(async () => {
-  topology = await startTopology("frozen");
-  browser = await launchBrowser();
+const suite = useServices("frozen", {}, {
+  beforeStop: () => {
+    if (frozen) thaw(frozen);
+  },
 });
-
-after(async () => {
-  if (frozen) thaw(frozen);
-  await browser?.close();
-  await topology?.stop();
-});
-
-function backendOf(name) {
-  return backendOfIn(topology, name);
-}
 
 test("a frozen backend: the page leaves 'Connected', resends elsewhere, shows the message once", async () => {
-  const alice = await openUser(browser, topology);
-  await join(alice, "ice", "alice");
-  const bob = await openUser(browser, topology);
-  await join(bob, "ice", "bob");
-  const victim = backendOf("alice");
-  assert.notEqual(victim, backendOf("bob"));
+  const alice = await suite.joined("ice", "alice");
+  const bob = await suite.joined("ice", "bob");
+  const victim = suite.backendOf("alice");
+  assert.notEqual(victim, suite.backendOf("bob"));
   await say(alice.page, "before");
   await expectOnce(bob.page, "before");
   await expectOnce(alice.page, "before");
 
-  frozen = topology.backends[victim].process;
+  frozen = suite.topology.backends[victim].process;
   freeze(frozen);
   const frozenAt = Date.now();
   await say(alice.page, "sent to a frozen backend");
@@ -65,7 +41,7 @@ test("a frozen backend: the page leaves 'Connected', resends elsewhere, shows th
 
   // Back on the other backend (a reconnect that lands on the frozen one times out too).
   await waitConnected(alice.page, 40000);
-  assert.equal(backendOf("alice"), backendOf("bob"), "alice resumed on the live backend");
+  assert.equal(suite.backendOf("alice"), suite.backendOf("bob"), "alice resumed on the live backend");
   await expectOnce(alice.page, "sent to a frozen backend", 15000);
   await expectOnce(bob.page, "sent to a frozen backend", 15000);
   await alice.page.waitForSelector("#messages li.msg.pending", { state: "detached" });
@@ -85,10 +61,9 @@ test("a frozen backend: the page leaves 'Connected', resends elsewhere, shows th
 });
 
 test("an idle page notices a frozen backend by its heartbeat and reconnects", async () => {
-  const carol = await openUser(browser, topology);
-  await join(carol, "idle", "carol");
-  const victim = backendOf("carol");
-  frozen = topology.backends[victim].process;
+  const carol = await suite.joined("idle", "carol");
+  const victim = suite.backendOf("carol");
+  frozen = suite.topology.backends[victim].process;
   freeze(frozen);
   const frozenAt = Date.now();
   // Nothing is sent: only the page's own `ping` after 20 s of silence can show the freeze.

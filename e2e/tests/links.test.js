@@ -3,22 +3,11 @@
 // while ordinary URLs, `@` in their path or query included, still are. And the page's
 // security headers are ones the browser accepts and enforces.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { DESKTOP, expectOnce, join, launchBrowser, openUser, say } from "../lib/browser.js";
-import { startTopology } from "../lib/topology.js";
+import { test } from "node:test";
+import { DESKTOP, expectOnce, say } from "../lib/browser.js";
+import { useServices } from "../lib/suite.js";
 
-let topology;
-let browser;
-
-before(async () => {
-  topology = await startTopology("links");
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await topology?.stop();
-});
+const suite = useServices("links");
 
 const DISGUISED = [
   "https://user:pass@evil.example/login",
@@ -31,10 +20,8 @@ const DISGUISED = [
 const PLAIN = ["https://ok.example/@someone", "https://ok.example/?mail=a@b.example", "http://ok.example/x"];
 
 test("URLs with a user:pass@ part are shown as text, not made links", async () => {
-  const mallory = await openUser(browser, topology);
-  await join(mallory, "links", "mallory");
-  const victim = await openUser(browser, topology);
-  await join(victim, "links", "victim");
+  const mallory = await suite.joined("links", "mallory");
+  const victim = await suite.joined("links", "victim");
   const text = `sign in: ${DISGUISED.join(" ")} or ${PLAIN.join(" ")}.`;
   await say(mallory.page, text);
   await expectOnce(victim.page, text);
@@ -53,7 +40,7 @@ test("URLs with a user:pass@ part are shown as text, not made links", async () =
 });
 
 test("the browser accepts the security headers and denies features the page never uses", async () => {
-  const context = await browser.newContext({ viewport: DESKTOP });
+  const context = await suite.browser.newContext({ viewport: DESKTOP });
   const page = await context.newPage();
   const complaints = [];
   page.on("console", (message) => {
@@ -61,7 +48,7 @@ test("the browser accepts the security headers and denies features the page neve
       complaints.push(message.text());
     }
   });
-  await page.goto(`${topology.frontendUrl}/`);
+  await page.goto(`${suite.topology.frontendUrl}/`);
   const allowed = await page.evaluate(() => {
     const policy = document.permissionsPolicy ?? document.featurePolicy;
     return Object.fromEntries(["camera", "microphone", "geolocation", "payment"].map((f) => [f, policy.allowsFeature(f)]));

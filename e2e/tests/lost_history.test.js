@@ -4,38 +4,18 @@
 // the history intact, must not say so (the page keeps the history's epoch with its position).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { after, before, test } from "node:test";
-import {
-  delivered,
-  expectOnce,
-  join,
-  launchBrowser,
-  openUser,
-  say,
-  screenshot,
-  waitConnected,
-} from "../lib/browser.js";
-import { startTopology } from "../lib/topology.js";
+import { test } from "node:test";
+import { delivered, expectOnce, say, screenshot, waitConnected } from "../lib/browser.js";
+import { useServices } from "../lib/suite.js";
 
-let topology;
-let browser;
-
-before(async () => {
-  topology = await startTopology("lost-history");
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await topology?.stop();
-});
+const suite = useServices("lost-history");
 
 const GAP_NOTICE = "#messages li.notice.gap";
 
 /** Cuts `user`'s connection and keeps them away until `back` is called. */
 async function away(user) {
-  topology.proxy.refuse(true);
-  topology.proxy.drop(`/${user.name}`);
+  suite.topology.proxy.refuse(true);
+  suite.topology.proxy.drop(`/${user.name}`);
   await user.page.waitForFunction(
     () => document.querySelector("#connection").dataset.state !== "connected",
     null,
@@ -45,16 +25,14 @@ async function away(user) {
 
 /** Lets `user` in again and reconnects at once (the page's "Retry now"). */
 async function back(user) {
-  topology.proxy.refuse(false);
+  suite.topology.proxy.refuse(false);
   await user.page.click("#retry");
   await waitConnected(user.page, 20000);
 }
 
 test("a history lost while away is announced; a plain reconnect is not", async () => {
-  const alice = await openUser(browser, topology);
-  await join(alice, "lost", "alice");
-  const bob = await openUser(browser, topology);
-  await join(bob, "lost", "bob");
+  const alice = await suite.joined("lost", "alice");
+  const bob = await suite.joined("lost", "bob");
 
   // Away while the channel is still empty: the page has seen no message, yet resumes (from
   // the start of this history) and gets what it missed, without any notice.
@@ -70,7 +48,7 @@ test("a history lost while away is announced; a plain reconnect is not", async (
   await away(bob);
   await say(alice.page, "missed");
   await expectOnce(alice.page, "missed");
-  execFileSync("redis-cli", ["-p", String(topology.redisPort), "FLUSHALL"]);
+  execFileSync("redis-cli", ["-p", String(suite.topology.redisPort), "FLUSHALL"]);
   await say(alice.page, "after the loss");
   await expectOnce(alice.page, "after the loss");
   await back(bob);

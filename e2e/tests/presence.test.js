@@ -1,39 +1,26 @@
 // Who is online follows joins and leaves, with a line in the conversation for each.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { join, launchBrowser, onlineNames, openUser } from "../lib/browser.js";
+import { test } from "node:test";
+import { onlineNames } from "../lib/browser.js";
+import { joinedUser, useServices } from "../lib/suite.js";
 import { startTopology } from "../lib/topology.js";
 
-let topology;
-let browser;
-
-before(async () => {
-  topology = await startTopology("presence");
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await topology?.stop();
-});
+const suite = useServices("presence");
 
 const notices = (page) =>
   page.$$eval("#messages li.notice", (n) => n.map((x) => x.textContent));
 
 test("the online list and join/leave lines follow people coming and going", async () => {
-  const alice = await openUser(browser, topology);
-  await join(alice, "standup", "alice");
+  const alice = await suite.joined("standup", "alice");
   assert.deepEqual(await onlineNames(alice.page), ["alice"]);
 
-  const bob = await openUser(browser, topology);
-  await join(bob, "standup", "bob");
+  const bob = await suite.joined("standup", "bob");
   await alice.page.waitForFunction(() => document.querySelector("#online-count").textContent === "2");
   assert.deepEqual(await onlineNames(alice.page), ["alice", "bob"]);
   assert.deepEqual(await onlineNames(bob.page), ["bob", "alice"], "yourself first");
   assert.deepEqual(await notices(alice.page), ["bob joined"]);
 
-  const carol = await openUser(browser, topology);
-  await join(carol, "standup", "carol");
+  const carol = await suite.joined("standup", "carol");
   await alice.page.waitForFunction(() => document.querySelector("#online-count").textContent === "3");
 
   // Leaving with the button, and closing the tab, both count as leaving.
@@ -50,17 +37,14 @@ test("past the detail limit the page shows how many are online, not stale names"
   // A second set of services where a room counts as large past 2 people online.
   const large = await startTopology("presence-large", { backendEnv: { PRESENCE_DETAIL_MAX: "2" } });
   try {
-    const alice = await openUser(browser, large);
-    await join(alice, "townhall", "alice");
-    const bob = await openUser(browser, large);
-    await join(bob, "townhall", "bob");
+    const alice = await joinedUser(suite.browser, large, "townhall", "alice");
+    const bob = await joinedUser(suite.browser, large, "townhall", "bob");
     await alice.page.waitForFunction(() => document.querySelector("#online-count").textContent === "2");
     assert.deepEqual(await onlineNames(alice.page), ["alice", "bob"]);
 
     const guests = [];
     for (const name of ["carol", "dave", "erin"]) {
-      const guest = await openUser(browser, large);
-      await join(guest, "townhall", name);
+      const guest = await joinedUser(suite.browser, large, "townhall", name);
       guests.push(guest);
     }
     // The count arrives within a second or so; joins are no longer announced one by one.
@@ -82,8 +66,7 @@ test("past the detail limit the page shows how many are online, not stale names"
 });
 
 test("a burst of people coming and going redraws the list once per batch and ends right", async () => {
-  const alice = await openUser(browser, topology);
-  await join(alice, "churn", "alice");
+  const alice = await suite.joined("churn", "alice");
   await alice.page.evaluate(() => {
     window.redrawTimes = [];
     new MutationObserver(() => window.redrawTimes.push(performance.now())).observe(
@@ -94,7 +77,7 @@ test("a burst of people coming and going redraws the list once per batch and end
 
   // Another browser, as raw WebSockets: 30 people arrive at once and stay, then one person
   // connects and disconnects 100 times in a row.
-  const driver = await openUser(browser, topology);
+  const driver = await suite.openUser();
   await driver.page.evaluate(async () => {
     const base = `${document.body.dataset.backendUrl}/ws/churn/`;
     const welcomed = (name) =>

@@ -2,34 +2,21 @@
 // ALLOWED_ORIGINS would have: the page must say so plainly and stop, not show
 // "Reconnecting in N s…" forever while typed messages wait for a connection that never comes.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { launchBrowser, openUser, say, screenshot } from "../lib/browser.js";
-import { startTopology } from "../lib/topology.js";
+import { test } from "node:test";
+import { say, screenshot, submitJoin } from "../lib/browser.js";
+import { useServices } from "../lib/suite.js";
 
-let topology;
-let browser;
-
-before(async () => {
-  topology = await startTopology("refused", { backendEnv: { ALLOWED_ORIGINS: "https://chat.example.com" } });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await topology?.stop();
-});
+const suite = useServices("refused", { backendEnv: { ALLOWED_ORIGINS: "https://chat.example.com" } });
 
 /** WebSocket connections alice's page opened, as the proxy saw them. */
 function attempts() {
-  return topology.proxy.routes.filter((r) => r.path.includes("/alice")).length;
+  return suite.topology.proxy.routes.filter((r) => r.path.includes("/alice")).length;
 }
 
 test("an origin the backend does not allow: a clear message, no retry loop", async () => {
-  const alice = await openUser(browser, topology);
+  const alice = await suite.openUser();
   const { page } = alice;
-  await page.fill("#channel", "lobby");
-  await page.fill("#name", "alice");
-  await page.press("#name", "Enter");
+  await submitJoin(page, "lobby", "alice");
   await say(page, "typed before the refusal");
 
   await page.waitForSelector('#connection[data-state="refused"]', { timeout: 10000 });

@@ -2,26 +2,15 @@
 // with markup render literally, nothing runs; long and non-Latin text wraps and renders;
 // a send the server refuses says why and can be sent again.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { delivered, expectOnce, join, launchBrowser, openUser, say, PHONE } from "../lib/browser.js";
-import { startTopology } from "../lib/topology.js";
+import { test } from "node:test";
+import { delivered, expectOnce, join, say, PHONE } from "../lib/browser.js";
+import { useServices } from "../lib/suite.js";
 
 const XSS = "<img src=x onerror=alert(1)>";
-let topology;
-let browser;
-
-before(async () => {
-  topology = await startTopology("text");
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await topology?.stop();
-});
+const suite = useServices("text");
 
 test("a name with markup is refused with a clear message", async () => {
-  const { page, dialogs } = await openUser(browser, topology);
+  const { page, dialogs } = await suite.openUser();
   await page.fill("#channel", "safe");
   await page.fill("#name", XSS);
   await page.click("#join-form button[type=submit]");
@@ -34,10 +23,8 @@ test("a name with markup is refused with a clear message", async () => {
 });
 
 test("markup in messages renders as literal text and never runs", async () => {
-  const mallory = await openUser(browser, topology);
-  await join(mallory, "safe", "mallory");
-  const victim = await openUser(browser, topology, { viewport: PHONE });
-  await join(victim, "safe", "victim");
+  const mallory = await suite.joined("safe", "mallory");
+  const victim = await suite.joined("safe", "victim", { viewport: PHONE });
   const texts = [XSS, "<script>alert(2)</script>", "javascript:alert(3) <b>bold?</b> https://ok.example/?q=a&x=1"];
   for (const text of texts) await say(mallory.page, text);
   for (const text of texts) await expectOnce(victim.page, text);
@@ -52,8 +39,7 @@ test("markup in messages renders as literal text and never runs", async () => {
 });
 
 test("long text wraps and any Unicode comes through intact", async () => {
-  const user = await openUser(browser, topology, { viewport: PHONE });
-  await join(user, "wrap", "wanda");
+  const user = await suite.joined("wrap", "wanda", { viewport: PHONE });
   const long = "x".repeat(600);
   const unicode = "日本語 · Ελληνικά · עברית · 🧑🏽‍💻👩‍👩‍👧 · e\u0301 · 𝔘𝔫𝔦𝔠𝔬𝔡𝔢";
   await say(user.page, long);
@@ -67,7 +53,7 @@ test("long text wraps and any Unicode comes through intact", async () => {
 });
 
 test("a refused send says why and can be sent again", async () => {
-  const user = await openUser(browser, topology);
+  const user = await suite.openUser();
   // Stand in for the backend's coming rate limit: answer one send with rate_limited.
   let refused = false;
   await user.page.routeWebSocket(/\/ws\//, (ws) => {

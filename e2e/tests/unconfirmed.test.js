@@ -3,31 +3,24 @@
 // show it twice; it resends with the same nonce until the ack of the original arrives,
 // which it does once the replica is back.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { assertNoDuplicateIds, delivered, expectOnce, join, launchBrowser, openUser, say } from "../lib/browser.js";
+import { test } from "node:test";
+import { assertNoDuplicateIds, delivered, expectOnce, say } from "../lib/browser.js";
 import { freeze, thaw, waitUntil } from "../lib/processes.js";
-import { backendMetric, startTopology } from "../lib/topology.js";
+import { useServices } from "../lib/suite.js";
+import { backendMetric } from "../lib/topology.js";
 
-let topology;
-let browser;
 let frozen = null;
-
-before(async () => {
-  topology = await startTopology("unconfirmed", {
+const suite = useServices("unconfirmed", {
     replica: true,
     backendEnv: { REDIS_WAIT_REPLICAS: "1", REDIS_WAIT_TIMEOUT_MS: "300" },
-  });
-  browser = await launchBrowser();
+  }, {
+  beforeStop: () => {
+    if (frozen) thaw(frozen);
+  },
 });
 
-after(async () => {
-  if (frozen) thaw(frozen);
-  await browser?.close();
-  await topology?.stop();
-});
-
-const unconfirmed = () => backendMetric(topology, 'chat_errors_total{code="not_confirmed"}');
-const acked = () => backendMetric(topology, "chat_messages_in_total");
+const unconfirmed = () => backendMetric(suite.topology, 'chat_errors_total{code="not_confirmed"}');
+const acked = () => backendMetric(suite.topology, "chat_messages_in_total");
 
 /** What the page shows as wrong: error notices and failed sends. */
 function complaints(page) {
@@ -35,16 +28,14 @@ function complaints(page) {
 }
 
 test("a message no replica confirms: shown once, resent with its nonce until acked", async () => {
-  const alice = await openUser(browser, topology);
-  await join(alice, "sync", "alice");
-  const bob = await openUser(browser, topology);
-  await join(bob, "sync", "bob");
+  const alice = await suite.joined("sync", "alice");
+  const bob = await suite.joined("sync", "bob");
   await say(alice.page, "before");
   await expectOnce(bob.page, "before");
   await expectOnce(alice.page, "before");
   assert.equal(await unconfirmed(), 0);
 
-  frozen = topology.replica;
+  frozen = suite.topology.replica;
   freeze(frozen);
   await say(alice.page, "held");
   // Stored and delivered: both see it, once.

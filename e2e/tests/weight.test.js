@@ -5,27 +5,16 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { after, before, test } from "node:test";
-import { launchBrowser, openUser } from "../lib/browser.js";
-import { artifactsDir, startTopology } from "../lib/topology.js";
+import { test } from "node:test";
+import { useServices } from "../lib/suite.js";
+import { artifactsDir } from "../lib/topology.js";
 
 /** Budget for a first load, compressed; today's page is well under it. */
 const BUDGET_BYTES = 30 * 1024;
-let topology;
-let browser;
-
-before(async () => {
-  topology = await startTopology("weight");
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await topology?.stop();
-});
+const suite = useServices("weight");
 
 test("a first load is small, compressed, cacheable and self-hosted", async () => {
-  const context = await browser.newContext();
+  const context = await suite.browser.newContext();
   const page = await context.newPage();
   const rows = [];
   page.on("requestfinished", async (request) => {
@@ -42,11 +31,11 @@ test("a first load is small, compressed, cacheable and self-hosted", async () =>
       cache: (await response.headerValue("cache-control")) || "",
     });
   });
-  await page.goto(`${topology.frontendUrl}/c/weigh-in`, { waitUntil: "load" });
+  await page.goto(`${suite.topology.frontendUrl}/c/weigh-in`, { waitUntil: "load" });
   await page.waitForTimeout(300);
   await context.close();
 
-  const origin = topology.frontendUrl;
+  const origin = suite.topology.frontendUrl;
   assert.ok(rows.length >= 3, JSON.stringify(rows));
   for (const row of rows) {
     assert.ok(row.url.startsWith(origin), `only the frontend serves assets: ${row.url}`);

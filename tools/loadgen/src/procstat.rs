@@ -69,6 +69,14 @@ pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// One sample per watched process (label, pid); `None` where it could not be read.
+pub fn sample_all(watch: &[(String, u32)]) -> Vec<Option<ProcSample>> {
+    watch
+        .iter()
+        .map(|(_, pid)| sample(Some(*pid)).ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
