@@ -247,9 +247,7 @@ impl EventSink for Hub {
         }
         let frame = match event {
             BusEvent::Message(message) => {
-                let now_ms = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as u64);
+                let now_ms = protocol::time::now_millis();
                 self.metrics
                     .pubsub_lag(now_ms.saturating_sub(message.id.millis) as f64 / 1000.0);
                 ServerFrame::Message(message)

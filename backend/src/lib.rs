@@ -15,7 +15,6 @@
 //! - [`hub`]: this instance's connections per channel and the fan-out to them.
 //! - [`outbox`]: a connection's bounded outbound queue and how it is closed.
 //! - [`bus`]: the store-and-publish engines (embedded, Redis, Redis Cluster) behind one trait.
-//! - [`logging`]: human or Cloud Logging JSON lines.
 //! - [`metrics`]: counters and gauges served at `/metrics`.
 //! - [`presence`]: keeps this instance's connections present in the shared roster, sends
 //!   each channel's presence events in short batches ([`presence_batch`]), and tells large
@@ -26,11 +25,11 @@ pub mod auth;
 pub mod bus;
 pub mod config;
 pub mod hub;
-pub mod logging;
 pub mod metrics;
 pub mod outbox;
 pub mod presence;
 pub mod presence_batch;
+pub mod random;
 pub mod routes;
 pub mod session;
 pub mod shutdown;

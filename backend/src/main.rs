@@ -1,9 +1,9 @@
-use backend::{config::Settings, logging, shutdown, startup::Application};
+use backend::{config::Settings, shutdown, startup::Application};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
-    logging::init(settings.json_logs, &settings.instance_id);
+    log_lines::init(settings.json_logs, &settings.instance_id);
     let bus = settings.bus.kind();
     let app = Application::build(settings)?;
     log::info!(port = app.port(), bus = bus, instance = app.instance_id(); "Backend listening.");

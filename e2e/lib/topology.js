@@ -62,12 +62,14 @@ export async function startTopology(label, { backendEnv = {}, replica = false } 
     const origin = `http://127.0.0.1:${frontendPort}`;
     const backendPorts = [await freePort(), await freePort()];
     for (const [i, port] of backendPorts.entries()) {
+      const metricsPort = await freePort();
       const backend = start(
         `backend${i}`,
         path.join(binDir, "backend"),
         [],
         {
           PORT: String(port),
+          METRICS_PORT: String(metricsPort),
           REDIS_URL: `redis://127.0.0.1:${redisPort}`,
           ALLOWED_ORIGINS: origin,
           RUST_LOG: "info",
@@ -80,7 +82,7 @@ export async function startTopology(label, { backendEnv = {}, replica = false } 
         logDir,
       );
       children.push(backend);
-      topology.backends.push({ port, process: backend });
+      topology.backends.push({ port, metricsPort, process: backend });
     }
     for (const { port, process } of topology.backends) {
       await waitUntil(`backend :${port}`, () => httpOk(`http://127.0.0.1:${port}/readyz`), 20000, process);
@@ -118,8 +120,8 @@ function replicaSynced(port) {
 /** The sum over both backends of one Prometheus series (exact name with labels). */
 export async function backendMetric(topology, series) {
   let total = 0;
-  for (const { port } of topology.backends) {
-    const text = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) }).then((r) =>
+  for (const { metricsPort } of topology.backends) {
+    const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(2000) }).then((r) =>
       r.text(),
     );
     const line = text.split("\n").find((l) => l.startsWith(`${series} `));

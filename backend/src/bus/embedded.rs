@@ -8,7 +8,7 @@
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     sync::{Arc, Mutex, MutexGuard, Weak},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
@@ -142,12 +142,6 @@ async fn sweep_idle(bus: Weak<EmbeddedBus>) {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// At most `limit` retained messages after `id`, oldest first.
 fn after(state: &ChannelState, id: MessageId, limit: usize) -> Vec<ChatMessage> {
     let start = state.log.partition_point(|m| m.id <= id);
@@ -196,7 +190,7 @@ impl Bus for EmbeddedBus {
                 return Ok(seen.id);
             }
         }
-        let id = state.last_id.next_after(now_ms());
+        let id = state.last_id.next_after(protocol::time::now_millis());
         state.last_id = id;
         let message = ChatMessage {
             id,

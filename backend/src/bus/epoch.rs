@@ -9,30 +9,15 @@
 //!
 //! The rule is written once here for the embedded bus and mirrored in `history.lua`.
 
-use std::{
-    hash::{BuildHasher, Hasher, RandomState},
-    sync::atomic::{AtomicU64, Ordering},
-    time::{SystemTime, UNIX_EPOCH},
-};
-
 use protocol::{Epoch, MessageId};
 
 use super::Resume;
+use crate::random::random_u64;
 
 /// A new epoch: 16 hex digits, unpredictable and different in every process and call.
 pub fn mint() -> Epoch {
-    static MINTED: AtomicU64 = AtomicU64::new(0);
-    // `RandomState` is seeded from the OS once per thread and differs on every call; the
-    // clock and a counter only make a repeat even less likely.
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(MINTED.fetch_add(1, Ordering::Relaxed));
-    hasher.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
     // Sixteen hex digits always parse as an epoch.
-    Epoch::parse(&format!("{:016x}", hasher.finish())).unwrap_or_else(|_| unreachable!())
+    Epoch::parse(&format!("{:016x}", random_u64())).unwrap_or_else(|_| unreachable!())
 }
 
 /// What a history knows about itself that a resume is checked against.

@@ -101,11 +101,7 @@ impl Settings {
             timeouts: TimeoutSettings::read(&vars, bus_timeout)?,
             presence,
             workers: vars.optional_number(WORKERS, 1)?,
-            instance_id: format!(
-                "{}-{:08x}",
-                vars.get(K_REVISION).unwrap_or("local"),
-                random_u32()
-            ),
+            instance_id: log_lines::instance_id(vars.get(K_REVISION)),
             json_logs: match vars.get(LOG_FORMAT) {
                 Some("json") => true,
                 Some("text") => false,
@@ -119,14 +115,6 @@ impl Settings {
             },
         })
     }
-}
-
-/// Randomness for ids that only need to be unique, from std's randomly keyed hasher.
-fn random_u32() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    hasher.finish() as u32
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The source revision the binary was built from, when the build said (`SOURCE_REVISION`, set
 /// by the image build); `unknown` otherwise.
 const REVISION: &str = match option_env!("SOURCE_REVISION") {
-    Some(revision) => revision,
-    None => "unknown",
+    Some(revision) if !revision.is_empty() => revision,
+    _ => "unknown",
 };
 
 /// Gauges read at scrape time from their owners.

@@ -54,7 +54,7 @@ impl<'a> EventLoop<'a> {
         // choosing (the last tenth of the allowed age, at random) so clients that connected
         // together do not all reconnect together.
         let max_age = self.state.settings.timeouts.connection_max_age;
-        let retire_at = Instant::now() + max_age.mul_f64(0.9 + 0.1 * unit_random());
+        let retire_at = Instant::now() + max_age.mul_f64(0.9 + 0.1 * crate::random::unit_random());
         let ping_every = self.state.settings.timeouts.ping_interval;
         let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
         let mut pong_due: Option<Instant> = None;
@@ -130,12 +130,4 @@ impl<'a> EventLoop<'a> {
     fn close(&self, code: CloseCode, reason: &str) {
         self.outbox.closer().request(code, reason);
     }
-}
-
-/// A number in [0, 1), from std's randomly keyed hasher: enough to spread reconnects.
-fn unit_random() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(0);
-    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }

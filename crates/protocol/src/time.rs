@@ -3,6 +3,13 @@
 //! A message's time is derived from its id's milliseconds, so every instance renders the
 //! same instant the same way and time and order never disagree.
 
+/// Milliseconds since the Unix epoch now (0 for a clock set before 1970).
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// Formats milliseconds since the Unix epoch as RFC 3339 UTC with millisecond precision.
 pub fn rfc3339_millis(epoch_ms: u64) -> String {
     let secs = epoch_ms / 1000;
