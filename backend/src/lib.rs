@@ -3,22 +3,29 @@
 //! Stateless instances behind a load balancer without session affinity; every instance sees
 //! every message of the channels its clients are in through the [`bus`].
 //!
-//! - [`admission`]: connections per client id and per source address.
-//! - [`auth`]: optional HS256 tokens checked before the upgrade.
-//! - [`config`]: settings from the environment, validated up front.
-//! - [`startup`]: builds the app on a listener (port 0 in tests) and runs it until a stop
+//! Read from the top: [`config`] → [`startup`] → [`routes`] → [`session`] → [`hub`] →
+//! [`bus`]. docs/ARCHITECTURE.md follows one message through these modules, file by file.
+//!
+//! - [`config`]: settings from the environment, grouped as the system is and validated before
+//!   the runtime starts.
+//! - [`startup`]: builds the app on its listeners (port 0 in tests) and runs it until a stop
 //!   signal, then shuts down gracefully ([`shutdown`]).
-//! - [`routes`]: `/healthz`, `/readyz` and `/ws/{channel}/{client}` (validated before the
-//!   upgrade; refusals in [`error`]).
-//! - [`session`]: one WebSocket connection: join, replay, read frames, write frames; after
-//!   the upgrade it does the socket's I/O itself.
-//! - [`hub`]: this instance's connections per channel and the fan-out to them.
+//! - [`routes`]: the public port's `/healthz`, `/readyz` and `/ws/{channel}/{client}`
+//!   (validated before the upgrade; refusals counted and logged), and `/metrics` on the
+//!   metrics port.
+//! - [`admission`]: connections per client id and per source address.
+//! - [`auth`]: optional HS256 tokens checked before the upgrade and on `refresh`.
+//! - [`session`]: one WebSocket connection after the upgrade: join, replay, the event loop,
+//!   the answers, cleanup; it does the socket's I/O itself.
 //! - [`outbox`]: a connection's bounded outbound queue and how it is closed.
-//! - [`bus`]: the store-and-publish engines (embedded, Redis, Redis Cluster) behind one trait.
-//! - [`metrics`]: counters and gauges served at `/metrics`.
+//! - [`hub`]: this instance's connections per channel and the fan-out to them.
 //! - [`presence`]: keeps this instance's connections present in the shared roster, sends
 //!   each channel's presence events in short batches ([`presence_batch`]), and tells large
 //!   channels how many are online.
+//! - [`bus`]: the store-and-publish engines (embedded, Redis, Redis Cluster) behind one trait.
+//! - [`metrics`]: counters and gauges, with the process's own figures.
+//! - [`state`]: what every handler and session shares; [`random`]: values that only need to
+//!   differ.
 
 pub mod admission;
 pub mod auth;

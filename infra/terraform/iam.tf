@@ -3,8 +3,9 @@
 #             redis_tls; the JWT secret with require_tokens; the metrics collector's config) and
 #             write metrics (roles/monitoring.metricWriter: the Managed Service for Prometheus
 #             sidecar writes as the service's identity). Nothing else (Cloud Run collects stdout
-#             logs and platform metrics without any role on the runtime service account; the
-#             cluster of redis_mode = "cluster" needs no IAM role, it has AUTH off).
+#             logs and platform metrics without any role on the runtime service account), and
+#             with redis_mode = "cluster", connect to the cluster (roles/redis.dbConnectionUser:
+#             the cluster authenticates every connection with the account's IAM access token).
 #   frontend: nothing at all.
 #   deployer: what cloudbuild.yaml does: push images to this repository and deploy new
 #             revisions of these two services running as the two accounts above.
@@ -38,6 +39,16 @@ resource "google_secret_manager_secret_iam_member" "backend" {
   secret_id = each.value
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.backend.email}"
+}
+
+# The cluster (redis.tf) runs with IAM authentication: the backend's connections AUTH with
+# the service account's access token, which the cluster accepts only from a principal with
+# redis.clusters.connect on it.
+resource "google_project_iam_member" "backend_redis_connect" {
+  count   = local.redis_cluster ? 1 : 0
+  project = var.project_id
+  role    = "roles/redis.dbConnectionUser"
+  member  = "serviceAccount:${google_service_account.backend.email}"
 }
 
 # The collector sidecar (monitoring.tf) writes the backend's Prometheus series to Cloud

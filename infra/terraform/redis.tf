@@ -29,11 +29,12 @@
 #
 # AUTH: Memorystore for Redis Cluster has no password AUTH, only IAM auth (AUTH_MODE_IAM_AUTH):
 # the client sends a short-lived IAM access token (1 hour) as the AUTH password on every new
-# connection. REDIS_CLUSTER_URLS carries a fixed password, and the cluster client reconnects
-# (failover, topology changes) long after an hour, so IAM auth would lock the backend out. Until
-# the backend fetches and refreshes tokens itself, the cluster runs with AUTH_MODE_DISABLED:
-# access control is the network (the PSC endpoints have only private addresses in var.network,
-# reached from the backend through Direct VPC egress) and, with redis_tls, TLS.
+# connection. The backend does so with REDIS_IAM_AUTH=true (run.tf): it fetches the service
+# account's token from the metadata server, refreshes it ahead of expiry and authenticates each
+# new node connection with the current one (docs/SCALING.md). Access control is then IAM
+# (roles/redis.dbConnectionUser, iam.tf) on top of the network (the PSC endpoints have only
+# private addresses in var.network, reached through Direct VPC egress) and, with redis_tls, TLS
+# (AUTH travels in clear text without it).
 
 locals {
   redis_cluster = var.redis_mode == "cluster"
@@ -126,8 +127,7 @@ resource "google_network_connectivity_service_connection_policy" "redis" {
 
 resource "google_redis_cluster" "chat" {
   # Encryption at rest: Google-managed (no CMEK), as for the standalone instance.
-  # No password AUTH exists on this product; IAM auth needs token refresh the backend does not
-  # do yet (see the header): access is limited to the VPC by Private Service Connect.
+  # IAM authentication (see the header); reachable only inside the VPC (Private Service Connect).
   count         = local.redis_cluster ? 1 : 0
   name          = "${var.name_prefix}-redis"
   region        = var.region
@@ -139,7 +139,7 @@ resource "google_redis_cluster" "chat" {
     network = data.google_compute_network.vpc.id
   }
 
-  authorization_mode      = "AUTH_MODE_DISABLED"
+  authorization_mode      = "AUTH_MODE_IAM_AUTH"
   transit_encryption_mode = var.redis_tls ? "TRANSIT_ENCRYPTION_MODE_SERVER_AUTHENTICATION" : "TRANSIT_ENCRYPTION_MODE_DISABLED"
 
   zone_distribution_config {

@@ -105,6 +105,15 @@ resource "google_cloud_run_v2_service" "backend" {
         }
       }
       dynamic "env" {
+        # The cluster authenticates with IAM (redis.tf): every node connection AUTHs with the
+        # service account's access token, fetched from the metadata server and kept fresh.
+        for_each = local.redis_cluster ? ["true"] : []
+        content {
+          name  = "REDIS_IAM_AUTH"
+          value = env.value
+        }
+      }
+      dynamic "env" {
         # Only with require_tokens: tokens required on every connection (HS256, issued with
         # chat-token, 401 without). The stock browser page sends none (docs/DEPLOY.md section 2).
         for_each = var.require_tokens ? [google_secret_manager_secret.jwt[0].secret_id] : []
