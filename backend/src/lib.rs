@@ -13,7 +13,8 @@
 //! - [`routes`]: the public port's `/healthz`, `/readyz` and `/ws/{channel}/{client}`
 //!   (validated before the upgrade; refusals counted and logged), and `/metrics` on the
 //!   metrics port.
-//! - [`admission`]: connections per client id and per source address.
+//! - [`admission`]: connections per client id and per source address; [`rate_limit`]: sends
+//!   per client id and channel.
 //! - [`auth`]: optional HS256 tokens checked before the upgrade and on `refresh`.
 //! - [`session`]: one WebSocket connection after the upgrade: join, replay, the event loop,
 //!   the answers, cleanup; it does the socket's I/O itself.
@@ -37,6 +38,7 @@ pub mod outbox;
 pub mod presence;
 pub mod presence_batch;
 pub mod random;
+pub mod rate_limit;
 pub mod routes;
 pub mod session;
 pub mod shutdown;

@@ -11,8 +11,8 @@ use crate::{
     config::Settings,
     hub::Hub,
     metrics::Metrics,
-    routes::{health::ReadinessLog, refusal_log::RefusalLog},
-    session::SendBudgets,
+    rate_limit::SendBudgets,
+    routes::{readiness_log::ReadinessLog, refusal_log::RefusalLog},
     shutdown::{ConnectionTracker, Shutdown},
 };
 

@@ -12,7 +12,7 @@ use super::{
     },
     vars::Vars,
 };
-use crate::{outbox::QueueLimits, session::RateLimit};
+use crate::{outbox::QueueLimits, rate_limit::RateLimit};
 
 #[derive(Debug, Clone)]
 pub struct LimitSettings {

@@ -5,12 +5,10 @@
 //! Anyone can ask `/readyz`, so it answers a fixed reason; what went wrong (Redis' own error
 //! text, which can name hosts, ports and versions) goes to the log, once each time it changes.
 
-use std::sync::Mutex;
-
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::{bus::BusError, state::AppState};
+use crate::state::AppState;
 
 /// What `/readyz` tells a caller while the bus cannot serve.
 pub const UNAVAILABLE_REASON: &str = "the message store is unavailable; see the backend's logs";
@@ -29,32 +27,5 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().json(json!({"status": "ready"})),
         Err(_) => HttpResponse::ServiceUnavailable()
             .json(json!({"status": "unavailable", "message": UNAVAILABLE_REASON})),
-    }
-}
-
-/// Logs why this instance is not ready when that changes, not on every probe: probes come
-/// every few seconds and would bury the one line that matters.
-#[derive(Debug, Default)]
-pub struct ReadinessLog {
-    /// The last failure logged; `None` while ready. Held only for a comparison, never
-    /// across an `.await`.
-    last_failure: Mutex<Option<String>>,
-}
-
-impl ReadinessLog {
-    pub fn note(&self, outcome: &Result<(), BusError>) {
-        let now = outcome.as_ref().err().map(ToString::to_string);
-        let mut last = self
-            .last_failure
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *last == now {
-            return;
-        }
-        match &now {
-            Some(error) => log::warn!(error:% = error; "Not ready: the bus cannot serve."),
-            None => log::info!("Ready again: the bus serves."),
-        }
-        *last = now;
     }
 }

@@ -1,4 +1,5 @@
-//! HTTP routes. On the public port: health probes ([`health`]) and the WebSocket endpoint
+//! HTTP routes. On the public port: health probes ([`health`], failures logged once per
+//! change by [`readiness_log`]) and the WebSocket endpoint
 //! ([`ws`]), whose refusals ([`handshake_error`]) a browser reads as close codes
 //! ([`refusal`]) and operators see counted and logged ([`refusal_log`]). On the metrics
 //! port, apart from anything clients can reach: [`metrics`].
@@ -6,6 +7,7 @@
 pub mod handshake_error;
 pub mod health;
 pub mod metrics;
+pub mod readiness_log;
 mod refusal;
 pub mod refusal_log;
 pub mod ws;

@@ -6,8 +6,8 @@
 use protocol::{ClientFrame, ErrorCode, ServerFrame};
 use tokio::time::Instant;
 
-use super::{Request, rate_limit::SendBudget};
-use crate::{bus::BusError, outbox::Outbound, state::AppState};
+use super::Request;
+use crate::{bus::BusError, outbox::Outbound, rate_limit::SendBudget, state::AppState};
 
 pub struct Answers<'a> {
     state: &'a AppState,

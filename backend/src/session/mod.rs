@@ -8,9 +8,9 @@
 //! answer each client frame with to [`answers`]), and then gives back what the connection
 //! held ([`membership`]) before it closes.
 //!
-//! Beside them: [`frame_decoder`] (the RFC 6455 decoding under [`incoming`]),
-//! [`rate_limit`] (the send budgets [`answers`] draws on) and [`read_check`] (the read
-//! side's properties, checked by the fuzz tests).
+//! Beside them: [`frame_decoder`] (the RFC 6455 decoding under [`incoming`]) and
+//! [`read_check`] (the read side's properties, checked by the fuzz tests). The send budgets
+//! [`answers`] draws on are [`crate::rate_limit`]'s, kept across reconnects.
 
 mod answers;
 mod event_loop;
@@ -18,7 +18,6 @@ mod frame_decoder;
 pub mod incoming;
 mod join;
 mod membership;
-mod rate_limit;
 pub mod read_check;
 mod replay;
 mod writer;
@@ -31,7 +30,6 @@ use bytes::Bytes;
 use protocol::{ChannelId, ClientId, Epoch, MessageId, frames::MAX_FRAME_BYTES};
 use tokio::net::tcp::OwnedReadHalf;
 
-pub use self::rate_limit::{RateLimit, SendBudgets};
 use self::{
     event_loop::EventLoop,
     incoming::IncomingFrames,
