@@ -4,20 +4,25 @@
 //! the same rules, so a laptop run behaves like production and the behaviour tests run
 //! unchanged against every engine. Channels idle for the channel TTL with nobody connected
 //! are forgotten by a periodic sweep, as Redis expires their keys.
+//!
+//! [`channel`] holds what one channel keeps (history, presence, nonces); this file is the
+//! `Bus` over all of them.
+
+mod channel;
 
 use std::{
-    collections::{HashMap, HashSet, VecDeque},
+    collections::HashMap,
     sync::{Arc, Mutex, MutexGuard, Weak},
     time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
 use protocol::{
-    ChannelId, ChatMessage, ClientId, Epoch, MessageId, PresenceEvent, frames::MAX_WELCOME_ONLINE,
-    time::rfc3339_millis,
+    ChannelId, ChatMessage, ClientId, Epoch, MessageId, PresenceEvent, time::rfc3339_millis,
 };
 use tokio::sync::watch;
 
+use self::channel::{ChannelState, SeenNonce, after, roster};
 use super::{
     Bus, BusError, BusEvent, ChannelPolicy, ConnKey, EventSink, History, Resume, Roster,
     epoch::{self, Incarnation},
@@ -30,48 +35,6 @@ pub struct EmbeddedBus {
     channels: Mutex<HashMap<ChannelId, ChannelState>>,
     sink: Arc<dyn EventSink>,
     policy: ChannelPolicy,
-}
-
-/// A send's nonce, remembered until the dedupe window has passed.
-struct SeenNonce {
-    id: MessageId,
-    expires: Instant,
-}
-
-struct ChannelState {
-    /// This history's incarnation: minted with the state, so a restarted process (which
-    /// has lost every history) never hands out an epoch a client could resume from.
-    epoch: Epoch,
-    /// The retained history, oldest first, at most `policy.max` long.
-    log: VecDeque<ChatMessage>,
-    /// The newest id ever minted, even if trimmed away since.
-    last_id: MessageId,
-    /// The newest id trimmed away; a resume from before it has lost messages.
-    max_trimmed: MessageId,
-    /// Open connections per present client id.
-    present: HashMap<ClientId, HashSet<ConnKey>>,
-    /// Recent nonces per client, for exactly-once sends.
-    nonces: HashMap<(ClientId, String), SeenNonce>,
-    /// Size of `nonces` after the last sweep of expired entries.
-    nonces_after_sweep: usize,
-    /// The last message, join or leave; with nobody present, the channel is forgotten once
-    /// this is older than the channel TTL.
-    touched: Instant,
-}
-
-impl ChannelState {
-    fn new() -> Self {
-        Self {
-            epoch: epoch::mint(),
-            log: VecDeque::new(),
-            last_id: MessageId::ZERO,
-            max_trimmed: MessageId::ZERO,
-            present: HashMap::new(),
-            nonces: HashMap::new(),
-            nonces_after_sweep: 0,
-            touched: Instant::now(),
-        }
-    }
 }
 
 /// How often idle channels are looked for: often enough that one outlives its TTL by at
@@ -139,24 +102,6 @@ async fn sweep_idle(bus: Weak<EmbeddedBus>) {
         if forgotten > 0 {
             log::debug!(forgotten; "Forgot idle channels.");
         }
-    }
-}
-
-/// At most `limit` retained messages after `id`, oldest first.
-fn after(state: &ChannelState, id: MessageId, limit: usize) -> Vec<ChatMessage> {
-    let start = state.log.partition_point(|m| m.id <= id);
-    state.log.range(start..).take(limit).cloned().collect()
-}
-
-fn roster(state: &ChannelState) -> Roster {
-    Roster {
-        online: state
-            .present
-            .keys()
-            .take(MAX_WELCOME_ONLINE)
-            .cloned()
-            .collect(),
-        online_count: state.present.len() as u64,
     }
 }
 
