@@ -186,10 +186,11 @@ async fn logging_backend(redis_url: &str) -> (u16, tokio::process::Child) {
         let port = free_port();
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_backend"))
             .env("PORT", port.to_string())
+            .env("METRICS_PORT", "0")
             .env("REDIS_URL", redis_url)
             .env("REDIS_TIMEOUT_SECS", "1")
             .env("LOG_FORMAT", "json")
-            .env("RUST_LOG", "backend::routes::health=info")
+            .env("RUST_LOG", "backend::routes::readiness_log=info")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)

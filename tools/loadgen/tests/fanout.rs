@@ -45,6 +45,8 @@ impl Backend {
         let child = Command::new(backend_binary())
             .env_clear()
             .env("PORT", port.to_string())
+            // Nobody scrapes it here; a fixed port would collide between tests.
+            .env("METRICS_PORT", "0")
             .env("RATE_LIMIT_PER_SEC", "1000")
             .env("RATE_LIMIT_BURST", "1000")
             // Every connection comes from the loopback.
