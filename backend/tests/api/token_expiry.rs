@@ -17,6 +17,7 @@ fn token(sub: &str, exp: u64) -> String {
         exp,
         nbf: None,
         channels: Some(vec!["room".into()]),
+        name: None,
     })
 }
 
