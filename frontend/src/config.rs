@@ -8,8 +8,10 @@
 //! |---------------|-----------------------|----------------------------------------------------|
 //! | `PORT`        | `8080`                | TCP port to listen on (`0` picks a free one).      |
 //! | `BACKEND_URL` | `ws://localhost:8080` | Public base URL of the backend, as browsers see it. |
+//! | `TRUSTED_PROXY_HOPS` | `0`            | Proxies appending to `X-Forwarded-For` (1 on Cloud Run), as the backend reads it. |
 //!
-//! The log format (`LOG_FORMAT`) is read by [`crate::logging`], before these.
+//! Where tokens come from (`AUTH_JWT_SECRET`, `GUEST_TOKEN_TTL_SECS`, `TOKEN_URL`) is read by
+//! [`crate::token_settings`]; the log format (`LOG_FORMAT`) by [`crate::logging`], before these.
 
 use std::{
     env::VarError,
@@ -17,6 +19,8 @@ use std::{
     net::{IpAddr, Ipv4Addr},
     str::FromStr,
 };
+
+use crate::token_settings::TokenSettings;
 
 /// Port used when `PORT` is unset (Cloud Run's default too).
 pub const DEFAULT_PORT: u16 = 8080;
@@ -33,6 +37,11 @@ pub struct Settings {
     pub port: u16,
     /// Where the browser opens its WebSocket; rendered into the page and the CSP.
     pub backend_url: BackendUrl,
+    /// Where the page gets tokens, if the backend wants them.
+    pub tokens: TokenSettings,
+    /// Proxies in front that each append to `X-Forwarded-For`: the client's address (for the
+    /// token endpoint's budget) is that many entries from the right; 0, the socket's peer.
+    pub trusted_proxy_hops: usize,
 }
 
 impl Settings {
@@ -64,10 +73,19 @@ impl Settings {
                 value: raw_backend.clone(),
                 reason,
             })?;
+        let trusted_proxy_hops = match lookup("TRUSTED_PROXY_HOPS")? {
+            None => 0,
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::InvalidProxyHops(raw.clone()))?,
+        };
         Ok(Self {
             host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             port,
             backend_url,
+            tokens: TokenSettings::read(&lookup)?,
+            trusted_proxy_hops,
         })
     }
 }
@@ -89,6 +107,19 @@ pub enum ConfigError {
     NotUnicode(&'static str),
     #[error("LOG_FORMAT {0:?} is neither json nor text")]
     InvalidLogFormat(String),
+    #[error("TRUSTED_PROXY_HOPS must be a whole number (0, or 1 on Cloud Run), got {0:?}")]
+    InvalidProxyHops(String),
+    #[error("{0}")]
+    InvalidSecret(String),
+    #[error("GUEST_TOKEN_TTL_SECS must be whole seconds from 60 to 86400, got {0:?}")]
+    InvalidGuestTokenTtl(String),
+    #[error("TOKEN_URL {value:?} is not usable: {reason}")]
+    InvalidTokenUrl { value: String, reason: &'static str },
+    #[error(
+        "AUTH_JWT_SECRET and TOKEN_URL are both set: set the secret for guest tokens minted \
+         here, or TOKEN_URL for your own endpoint, not both"
+    )]
+    TwoTokenSources,
 }
 
 /// Why a backend URL was refused.
@@ -179,7 +210,7 @@ impl FromStr for BackendUrl {
 }
 
 /// Splits `host[:port]` or `[v6]:port`, returning the lower-cased host and the port.
-fn split_host_port(authority: &str) -> Result<(String, Option<u16>), BackendUrlError> {
+pub(crate) fn split_host_port(authority: &str) -> Result<(String, Option<u16>), BackendUrlError> {
     if authority.is_empty() {
         return Err(BackendUrlError::MissingHost);
     }
