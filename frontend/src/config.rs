@@ -198,14 +198,19 @@ impl FromStr for BackendUrl {
         if !path_ok {
             return Err(BackendUrlError::BadPath);
         }
-        let origin = match port {
-            Some(port) => format!("{scheme}://{host}:{port}"),
-            None => format!("{scheme}://{host}"),
-        };
+        let origin = origin(scheme, &host, port);
         Ok(Self {
             origin_len: origin.len(),
             url: origin + path,
         })
+    }
+}
+
+/// `scheme://host[:port]`.
+pub(crate) fn origin(scheme: &str, host: &str, port: Option<u16>) -> String {
+    match port {
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
     }
 }
 
@@ -293,6 +298,29 @@ mod tests {
         assert_eq!(s.port, 9000);
         assert_eq!(s.backend_url.as_str(), "wss://b.example");
         assert_eq!(settings(&[("PORT", "0")]).unwrap().port, 0);
+    }
+
+    #[test]
+    fn token_and_proxy_settings_name_their_variable_when_wrong() {
+        let s = settings(&[("TRUSTED_PROXY_HOPS", " 1 ")]).unwrap();
+        assert_eq!((s.trusted_proxy_hops, s.tokens), (1, TokenSettings::Off));
+        let secret = ("AUTH_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        for (pairs, named) in [
+            (vec![("TRUSTED_PROXY_HOPS", "-1")], "TRUSTED_PROXY_HOPS"),
+            (vec![("AUTH_JWT_SECRET", "short")], "AUTH_JWT_SECRET"),
+            (
+                vec![secret, ("GUEST_TOKEN_TTL_SECS", "0")],
+                "GUEST_TOKEN_TTL_SECS",
+            ),
+            (vec![("TOKEN_URL", "ftp://a.example")], "TOKEN_URL"),
+            (
+                vec![secret, ("TOKEN_URL", "https://a.example")],
+                "AUTH_JWT_SECRET",
+            ),
+        ] {
+            let err = settings(&pairs).unwrap_err().to_string();
+            assert!(err.starts_with(named), "{pairs:?}: {err}");
+        }
     }
 
     #[test]

@@ -122,10 +122,7 @@ impl TokenUrl {
         }
         let (host, port) = crate::config::split_host_port(authority)
             .map_err(|_| "its host or port is not valid")?;
-        let origin = match port {
-            Some(port) => format!("{scheme}://{host}:{port}"),
-            None => format!("{scheme}://{host}"),
-        };
+        let origin = crate::config::origin(&scheme, &host, port);
         Ok(Self {
             origin_len: origin.len(),
             url: origin + path,
