@@ -4,6 +4,15 @@
 //! cannot set headers on a WebSocket — or `Authorization: Bearer`) whose `sub` is the client
 //! id, whose `exp` has not passed, and whose optional `channels` claim lists the channel.
 //! Only HS256 is accepted: the algorithm comes from our configuration, never from the token.
+//!
+//! Two secrets verify during a rotation (`AUTH_JWT_PREVIOUS_SECRET` beside the current one);
+//! only the current one issues. `exp` and `nbf` are read with a clock leeway
+//! (`AUTH_CLOCK_LEEWAY_SECS`), since the issuer's clock and ours never agree exactly.
+//!
+//! HS256 is written out here rather than taken from a JWT crate: it is one HMAC over two
+//! base64 parts, the checks that matter (`sub`, `channels`, the leeway, two keys) are ours
+//! either way, and a crate would bring its own crypto backend and defaults (accepted
+//! algorithms, required claims) to keep pinned, for no check this file lacks.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, KeyInit, Mac};
@@ -15,6 +24,9 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Shortest secret accepted: HS256 with a short key can be brute-forced offline.
 pub const MIN_SECRET_LEN: usize = 32;
+
+/// Leeway on `exp` and `nbf` unless `AUTH_CLOCK_LEEWAY_SECS` says otherwise.
+pub const DEFAULT_CLOCK_LEEWAY_SECS: u64 = 30;
 
 /// Why a configured signing secret cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,10 +40,15 @@ pub enum SecretError {
 /// secret: a value from a file or a secret manager often ends in a newline. Nothing (or only
 /// whitespace) means no authentication.
 pub fn authority_from_secret(raw: Option<&str>) -> Result<Option<TokenAuthority>, SecretError> {
+    Ok(read_secret(raw)?.map(|secret| TokenAuthority::new(secret.as_bytes())))
+}
+
+/// A secret as [`authority_from_secret`] reads it, for the previous secret of a rotation.
+pub fn read_secret(raw: Option<&str>) -> Result<Option<&str>, SecretError> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(secret) if secret.len() < MIN_SECRET_LEN => Err(SecretError::TooShort),
-        Some(secret) => Ok(Some(TokenAuthority::new(secret.as_bytes()))),
+        Some(secret) => Ok(Some(secret)),
     }
 }
 
@@ -76,6 +93,9 @@ pub struct Claims {
     /// When present, the only channels the holder may join.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<Vec<String>>,
+    /// The holder's display name, as the issuer vouches for it; checked where it is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -83,36 +103,60 @@ struct Header {
     alg: String,
 }
 
+/// Issues with the current secret; verifies with it or, during a rotation, the previous one.
 #[derive(Clone)]
 pub struct TokenAuthority {
-    secret: Vec<u8>,
+    current: Vec<u8>,
+    previous: Option<Vec<u8>>,
+    /// Seconds a token is still taken after its `exp`, and already before its `nbf`.
+    leeway: u64,
 }
 
 impl std::fmt::Debug for TokenAuthority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenAuthority { secret: <redacted> }")
+        f.debug_struct("TokenAuthority")
+            .field("current", &"<redacted>")
+            .field("previous", &self.previous.as_ref().map(|_| "<redacted>"))
+            .field("leeway", &self.leeway)
+            .finish()
     }
 }
 
 impl TokenAuthority {
+    /// One secret and no leeway: what `chat-token` and tests need. The backend's settings
+    /// add the rest.
     pub fn new(secret: &[u8]) -> Self {
         Self {
-            secret: secret.to_vec(),
+            current: secret.to_vec(),
+            previous: None,
+            leeway: 0,
         }
     }
 
-    fn mac(&self) -> HmacSha256 {
+    /// Also accepts tokens signed with `secret`, the one being rotated out.
+    pub fn with_previous(mut self, secret: &[u8]) -> Self {
+        self.previous = Some(secret.to_vec());
+        self
+    }
+
+    /// Reads `exp` and `nbf` with `secs` of tolerance for clocks that disagree.
+    pub fn with_leeway(mut self, secs: u64) -> Self {
+        self.leeway = secs;
+        self
+    }
+
+    fn mac(key: &[u8]) -> HmacSha256 {
         // HMAC takes keys of any length; this cannot fail.
-        <HmacSha256 as KeyInit>::new_from_slice(&self.secret)
+        <HmacSha256 as KeyInit>::new_from_slice(key)
             .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
     }
 
-    /// Signs `claims` (for operators' `chat-token` command and for tests).
+    /// Signs `claims` with the current secret (for `chat-token` and for tests).
     pub fn issue(&self, claims: &Claims) -> String {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
         let signing_input = format!("{header}.{payload}");
-        let mut mac = self.mac();
+        let mut mac = Self::mac(&self.current);
         mac.update(signing_input.as_bytes());
         let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
         format!("{signing_input}.{signature}")
@@ -154,16 +198,24 @@ impl TokenAuthority {
         }
         // What was signed: everything before the last dot.
         let signed = token.rsplit_once('.').map_or("", |(signed, _)| signed);
-        let mut mac = self.mac();
-        mac.update(signed.as_bytes());
-        mac.verify_slice(&decode(signature)?)
-            .map_err(|_| AuthError::BadSignature)?;
+        let signature = decode(signature)?;
+        let signed_with = |key: &[u8]| {
+            let mut mac = Self::mac(key);
+            mac.update(signed.as_bytes());
+            mac.verify_slice(&signature).is_ok()
+        };
+        if !(signed_with(&self.current) || self.previous.as_deref().is_some_and(signed_with)) {
+            return Err(AuthError::BadSignature);
+        }
         let claims: Claims =
             serde_json::from_slice(&decode(payload)?).map_err(|_| AuthError::Malformed)?;
-        if claims.exp <= now {
+        if claims.exp.saturating_add(self.leeway) <= now {
             return Err(AuthError::Expired);
         }
-        if claims.nbf.is_some_and(|nbf| nbf > now) {
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(self.leeway))
+        {
             return Err(AuthError::NotYetValid);
         }
         if claims.sub != client.as_str() {
@@ -175,6 +227,21 @@ impl TokenAuthority {
             return Err(AuthError::ChannelNotGranted);
         }
         Ok(claims)
+    }
+
+    /// When a connection holding `claims`, just verified, must end unless refreshed: at
+    /// `exp` on this clock, as the page expects; but a token taken within the leeway after its
+    /// `exp` keeps the rest of the leeway instead of ending the connection at once.
+    pub fn holds_until(&self, claims: &Claims) -> u64 {
+        self.holds_until_at(claims, unix_now())
+    }
+
+    fn holds_until_at(&self, claims: &Claims, now: u64) -> u64 {
+        if claims.exp > now {
+            claims.exp
+        } else {
+            claims.exp.saturating_add(self.leeway)
+        }
     }
 }
 
@@ -204,6 +271,7 @@ mod tests {
             exp: NOW + 60,
             nbf: None,
             channels: Some(vec!["room".into(), "other".into()]),
+            name: None,
         }
     }
 
@@ -291,5 +359,64 @@ mod tests {
             check(&authority.issue(&later), NOW),
             Err(AuthError::NotYetValid)
         );
+    }
+
+    #[test]
+    fn the_previous_secret_verifies_but_only_the_current_one_issues() {
+        let current = b"0123456789abcdef0123456789abcdef";
+        let previous = b"the secret being rotated out, 32+";
+        let authority = TokenAuthority::new(current).with_previous(previous);
+        let (client, channel) = ids();
+        let old = TokenAuthority::new(previous).issue(&claims());
+        assert_eq!(authority.verify(&old, &client, &channel, NOW), Ok(claims()));
+        let issued = authority.issue(&claims());
+        assert_eq!(
+            TokenAuthority::new(current).verify(&issued, &client, &channel, NOW),
+            Ok(claims())
+        );
+        let unknown = TokenAuthority::new(b"neither of the two secrets, 32+ b").issue(&claims());
+        assert_eq!(
+            authority.verify(&unknown, &client, &channel, NOW),
+            Err(AuthError::BadSignature)
+        );
+        assert!(!format!("{authority:?}").contains("0123"), "{authority:?}");
+    }
+
+    #[test]
+    fn the_leeway_stretches_exp_and_nbf_both_ways() {
+        let authority = TokenAuthority::new(b"0123456789abcdef0123456789abcdef").with_leeway(30);
+        let (client, channel) = ids();
+        let check = |c: &Claims, now| authority.verify(&authority.issue(c), &client, &channel, now);
+        let exp = claims().exp;
+        assert!(check(&claims(), exp + 29).is_ok());
+        assert_eq!(check(&claims(), exp + 30), Err(AuthError::Expired));
+        let later = Claims {
+            nbf: Some(NOW + 30),
+            ..claims()
+        };
+        assert!(check(&later, NOW).is_ok());
+        assert_eq!(check(&later, NOW - 1), Err(AuthError::NotYetValid));
+        // A live token ends the connection at its exp; one taken past it, when the leeway does.
+        assert_eq!(authority.holds_until_at(&claims(), NOW), exp);
+        assert_eq!(authority.holds_until_at(&claims(), exp + 10), exp + 30);
+    }
+
+    #[test]
+    fn the_name_claim_is_carried_and_tokens_without_it_still_read() {
+        let authority = TokenAuthority::new(b"0123456789abcdef0123456789abcdef");
+        let (client, channel) = ids();
+        let named = Claims {
+            name: Some("Zoë 🌻".into()),
+            ..claims()
+        };
+        let token = authority.issue(&named);
+        assert_eq!(authority.verify(&token, &client, &channel, NOW), Ok(named));
+        let payload = token.split('.').nth(1).unwrap();
+        let json = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert!(json.contains(r#""name":"Zoë 🌻""#), "{json}");
+        let bare = authority.issue(&claims());
+        let payload = bare.split('.').nth(1).unwrap();
+        let json = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert!(!json.contains("name"), "{json}");
     }
 }

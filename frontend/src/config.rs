@@ -8,8 +8,10 @@
 //! |---------------|-----------------------|----------------------------------------------------|
 //! | `PORT`        | `8080`                | TCP port to listen on (`0` picks a free one).      |
 //! | `BACKEND_URL` | `ws://localhost:8080` | Public base URL of the backend, as browsers see it. |
+//! | `TRUSTED_PROXY_HOPS` | `0`            | Proxies appending to `X-Forwarded-For` (1 on Cloud Run), as the backend reads it. |
 //!
-//! The log format (`LOG_FORMAT`) is read by [`crate::logging`], before these.
+//! Where tokens come from (`AUTH_JWT_SECRET`, `GUEST_TOKEN_TTL_SECS`, `TOKEN_URL`) is read by
+//! [`crate::token_settings`]; the log format (`LOG_FORMAT`) by [`crate::logging`], before these.
 
 use std::{
     env::VarError,
@@ -17,6 +19,8 @@ use std::{
     net::{IpAddr, Ipv4Addr},
     str::FromStr,
 };
+
+use crate::token_settings::TokenSettings;
 
 /// Port used when `PORT` is unset (Cloud Run's default too).
 pub const DEFAULT_PORT: u16 = 8080;
@@ -33,6 +37,11 @@ pub struct Settings {
     pub port: u16,
     /// Where the browser opens its WebSocket; rendered into the page and the CSP.
     pub backend_url: BackendUrl,
+    /// Where the page gets tokens, if the backend wants them.
+    pub tokens: TokenSettings,
+    /// Proxies in front that each append to `X-Forwarded-For`: the client's address (for the
+    /// token endpoint's budget) is that many entries from the right; 0, the socket's peer.
+    pub trusted_proxy_hops: usize,
 }
 
 impl Settings {
@@ -64,10 +73,19 @@ impl Settings {
                 value: raw_backend.clone(),
                 reason,
             })?;
+        let trusted_proxy_hops = match lookup("TRUSTED_PROXY_HOPS")? {
+            None => 0,
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::InvalidProxyHops(raw.clone()))?,
+        };
         Ok(Self {
             host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             port,
             backend_url,
+            tokens: TokenSettings::read(&lookup)?,
+            trusted_proxy_hops,
         })
     }
 }
@@ -89,6 +107,19 @@ pub enum ConfigError {
     NotUnicode(&'static str),
     #[error("LOG_FORMAT {0:?} is neither json nor text")]
     InvalidLogFormat(String),
+    #[error("TRUSTED_PROXY_HOPS must be a whole number (0, or 1 on Cloud Run), got {0:?}")]
+    InvalidProxyHops(String),
+    #[error("{0}")]
+    InvalidSecret(String),
+    #[error("GUEST_TOKEN_TTL_SECS must be whole seconds from 60 to 86400, got {0:?}")]
+    InvalidGuestTokenTtl(String),
+    #[error("TOKEN_URL {value:?} is not usable: {reason}")]
+    InvalidTokenUrl { value: String, reason: &'static str },
+    #[error(
+        "AUTH_JWT_SECRET and TOKEN_URL are both set: set the secret for guest tokens minted \
+         here, or TOKEN_URL for your own endpoint, not both"
+    )]
+    TwoTokenSources,
 }
 
 /// Why a backend URL was refused.
@@ -167,10 +198,7 @@ impl FromStr for BackendUrl {
         if !path_ok {
             return Err(BackendUrlError::BadPath);
         }
-        let origin = match port {
-            Some(port) => format!("{scheme}://{host}:{port}"),
-            None => format!("{scheme}://{host}"),
-        };
+        let origin = origin(scheme, &host, port);
         Ok(Self {
             origin_len: origin.len(),
             url: origin + path,
@@ -178,8 +206,16 @@ impl FromStr for BackendUrl {
     }
 }
 
+/// `scheme://host[:port]`.
+pub(crate) fn origin(scheme: &str, host: &str, port: Option<u16>) -> String {
+    match port {
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
+    }
+}
+
 /// Splits `host[:port]` or `[v6]:port`, returning the lower-cased host and the port.
-fn split_host_port(authority: &str) -> Result<(String, Option<u16>), BackendUrlError> {
+pub(crate) fn split_host_port(authority: &str) -> Result<(String, Option<u16>), BackendUrlError> {
     if authority.is_empty() {
         return Err(BackendUrlError::MissingHost);
     }
@@ -262,6 +298,29 @@ mod tests {
         assert_eq!(s.port, 9000);
         assert_eq!(s.backend_url.as_str(), "wss://b.example");
         assert_eq!(settings(&[("PORT", "0")]).unwrap().port, 0);
+    }
+
+    #[test]
+    fn token_and_proxy_settings_name_their_variable_when_wrong() {
+        let s = settings(&[("TRUSTED_PROXY_HOPS", " 1 ")]).unwrap();
+        assert_eq!((s.trusted_proxy_hops, s.tokens), (1, TokenSettings::Off));
+        let secret = ("AUTH_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        for (pairs, named) in [
+            (vec![("TRUSTED_PROXY_HOPS", "-1")], "TRUSTED_PROXY_HOPS"),
+            (vec![("AUTH_JWT_SECRET", "short")], "AUTH_JWT_SECRET"),
+            (
+                vec![secret, ("GUEST_TOKEN_TTL_SECS", "0")],
+                "GUEST_TOKEN_TTL_SECS",
+            ),
+            (vec![("TOKEN_URL", "ftp://a.example")], "TOKEN_URL"),
+            (
+                vec![secret, ("TOKEN_URL", "https://a.example")],
+                "AUTH_JWT_SECRET",
+            ),
+        ] {
+            let err = settings(&pairs).unwrap_err().to_string();
+            assert!(err.starts_with(named), "{pairs:?}: {err}");
+        }
     }
 
     #[test]

@@ -10,11 +10,12 @@ fn main() -> anyhow::Result<()> {
     logging::init(&logs);
     let settings = Settings::from_env().context("invalid configuration")?;
     let backend = settings.backend_url.as_str().to_owned();
+    let tokens = settings.tokens.for_page().map_or("off", |(_, mode)| mode);
     let address = format!("{}:{}", settings.host, settings.port);
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings)
             .with_context(|| format!("failed to listen on {address}"))?;
-        log::info!(port = app.port(), backend = backend.as_str(), instance = logs.instance.as_str(); "Frontend listening.");
+        log::info!(port = app.port(), backend = backend.as_str(), tokens = tokens, instance = logs.instance.as_str(); "Frontend listening.");
         app.run_until_stopped().await.context("server failed")
     })
 }

@@ -1,8 +1,9 @@
 //! Security headers sent with every response.
 //!
-//! The page keeps all script and style in `/static` and passes its one setting (the
-//! backend URL) through a `data-` attribute, so the policy can forbid inline code entirely.
-//! The only foreign origin a page may talk to is the backend's WebSocket origin.
+//! The page keeps all script and style in `/static` and passes its settings (the backend
+//! URL, where tokens come from) through `data-` attributes, so the policy can forbid inline
+//! code entirely. The only foreign origins a page may talk to are the backend's WebSocket
+//! origin and, when one is configured, the operator's token endpoint.
 //!
 //! HSTS is sent only to requests that arrived over https. This server speaks plain HTTP
 //! behind a TLS-terminating front end (Cloud Run's), which says so with
@@ -30,19 +31,24 @@ pub const HSTS: &str = "max-age=31536000; includeSubDomains";
 pub const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), display-capture=(), \
      geolocation=(), gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=()";
 
-/// The `Content-Security-Policy` for this deployment.
-pub fn content_security_policy(backend: &BackendUrl) -> String {
+/// The `Content-Security-Policy` for this deployment; `token_origin` is the operator's token
+/// endpoint's origin, when the page fetches its tokens there.
+pub fn content_security_policy(backend: &BackendUrl, token_origin: Option<&str>) -> String {
+    let token_origin = token_origin.map(|o| format!(" {o}")).unwrap_or_default();
     format!(
-        "default-src 'self'; connect-src 'self' {}; img-src 'self' data:; style-src 'self'; \
-         script-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+        "default-src 'self'; connect-src 'self' {}{token_origin}; img-src 'self' data:; \
+         style-src 'self'; script-src 'self'; base-uri 'none'; frame-ancestors 'none'",
         backend.origin()
     )
 }
 
 /// Middleware adding the headers to every response that does not set them itself.
-pub fn headers(backend: &BackendUrl) -> DefaultHeaders {
+pub fn headers(backend: &BackendUrl, token_origin: Option<&str>) -> DefaultHeaders {
     DefaultHeaders::new()
-        .add((CONTENT_SECURITY_POLICY, content_security_policy(backend)))
+        .add((
+            CONTENT_SECURITY_POLICY,
+            content_security_policy(backend, token_origin),
+        ))
         .add((X_CONTENT_TYPE_OPTIONS, "nosniff"))
         // The page URL names the room; don't leak it to anything the page links to.
         .add((REFERRER_POLICY, "no-referrer"))
@@ -76,9 +82,14 @@ mod tests {
     #[test]
     fn csp_allows_exactly_the_backend_origin() {
         let backend: BackendUrl = "https://b.example:8443/prefix/".parse().unwrap();
-        let csp = content_security_policy(&backend);
+        let csp = content_security_policy(&backend, None);
         assert!(
             csp.contains("connect-src 'self' wss://b.example:8443;"),
+            "{csp}"
+        );
+        let csp = content_security_policy(&backend, Some("https://auth.example"));
+        assert!(
+            csp.contains("connect-src 'self' wss://b.example:8443 https://auth.example;"),
             "{csp}"
         );
         assert!(!csp.contains("prefix"), "{csp}");

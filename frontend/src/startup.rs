@@ -13,7 +13,9 @@ use actix_web::{
     web,
 };
 
-use crate::{config::Settings, routes, security};
+use crate::{
+    config::Settings, rate_limit::AddressBudgets, routes, routes::token::TokenRoute, security,
+};
 
 /// Cloud Run allows 10 s between SIGTERM and SIGKILL; finish in-flight requests within it.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 8;
@@ -48,14 +50,23 @@ impl Application {
 /// Wires middleware and routes onto an already bound listener.
 fn run(listener: TcpListener, settings: Settings) -> std::io::Result<Server> {
     let backend = web::Data::new(settings.backend_url);
+    let token_origin = settings.tokens.foreign_origin().map(str::to_owned);
+    let tokens = web::Data::new(settings.tokens);
+    // One budget per address for every worker, so a client cannot multiply it by workers.
+    let token_route = web::Data::new(TokenRoute {
+        budgets: AddressBudgets::default(),
+        trusted_proxy_hops: settings.trusted_proxy_hops,
+    });
     let server = HttpServer::new(move || {
         App::new()
             .wrap(Compress::default())
-            .wrap(security::headers(&backend))
+            .wrap(security::headers(&backend, token_origin.as_deref()))
             .wrap(from_fn(security::strict_transport_security))
             .wrap(Logger::new("%r %s %b %Dms"))
             .app_data(backend.clone())
-            .configure(routes::configure)
+            .app_data(tokens.clone())
+            .app_data(token_route.clone())
+            .configure(|cfg| routes::configure(cfg, &tokens))
     })
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
     .listen(listener)?

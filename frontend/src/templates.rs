@@ -31,6 +31,9 @@ impl AssetUrls {
 pub struct ChatPage<'a> {
     pub assets: AssetUrls,
     pub backend_url: &'a str,
+    /// Where the page gets tokens and how (`guest`: this service's `/token`; `operator`: the
+    /// operator's endpoint, asked with credentials); `None` when the backend needs none.
+    pub tokens: Option<(&'a str, &'static str)>,
     /// Already validated as a [`protocol::ChannelId`].
     pub channel: Option<&'a str>,
     pub max_id_len: usize,

@@ -6,7 +6,7 @@
 #             logs and platform metrics without any role on the runtime service account), and
 #             with redis_mode = "cluster", connect to the cluster (roles/redis.dbConnectionUser:
 #             the cluster authenticates every connection with the account's IAM access token).
-#   frontend: nothing at all.
+#   frontend: read the JWT secret with require_tokens (it mints guest tokens); nothing else.
 #   deployer: what cloudbuild.yaml does: push images to this repository and deploy new
 #             revisions of these two services running as the two accounts above.
 
@@ -39,6 +39,14 @@ resource "google_secret_manager_secret_iam_member" "backend" {
   secret_id = each.value
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.backend.email}"
+}
+
+# With require_tokens the frontend signs guest tokens with the backend's secret.
+resource "google_secret_manager_secret_iam_member" "frontend_jwt" {
+  count     = var.require_tokens ? 1 : 0
+  secret_id = google_secret_manager_secret.jwt[0].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.frontend.email}"
 }
 
 # The cluster (redis.tf) runs with IAM authentication: the backend's connections AUTH with

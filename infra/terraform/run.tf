@@ -128,6 +128,20 @@ resource "google_cloud_run_v2_service" "backend" {
         }
       }
       dynamic "env" {
+        # During a rotation (jwt_previous_secret_version): the version being replaced, which
+        # still verifies tokens while the one above issues and verifies.
+        for_each = var.require_tokens && var.jwt_previous_secret_version != null ? [google_secret_manager_secret.jwt[0].secret_id] : []
+        content {
+          name = "AUTH_JWT_PREVIOUS_SECRET"
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = tostring(var.jwt_previous_secret_version)
+            }
+          }
+        }
+      }
+      dynamic "env" {
         # With redis_tls: the Memorystore server CA (PEM file from the redis-ca volume below)
         # that the backend trusts for the rediss:// REDIS_URL or REDIS_CLUSTER_URLS.
         for_each = var.redis_tls ? ["/secrets/redis-ca/ca.pem"] : []
@@ -279,6 +293,26 @@ resource "google_cloud_run_v2_service" "frontend" {
         name  = "LOG_FORMAT" # JSON lines for Cloud Logging, as the backend writes them
         value = "json"
       }
+      env {
+        # Cloud Run's front end appends the client's address to X-Forwarded-For: the
+        # per-address budget of POST /token counts that entry.
+        name  = "TRUSTED_PROXY_HOPS"
+        value = "1"
+      }
+      dynamic "env" {
+        # Only with require_tokens: the backend's secret, at the version the backend issues
+        # with, so the frontend mints guest tokens for its page (POST /token).
+        for_each = var.require_tokens ? [google_secret_manager_secret.jwt[0].secret_id] : []
+        content {
+          name = "AUTH_JWT_SECRET"
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = local.secret_versions.jwt
+            }
+          }
+        }
+      }
 
       startup_probe {
         http_get {
@@ -310,5 +344,9 @@ resource "google_cloud_run_v2_service" "frontend" {
     ignore_changes = [client, client_version, template[0].containers[0].image]
   }
 
-  depends_on = [google_project_service.apis]
+  depends_on = [
+    google_project_service.apis,
+    google_secret_manager_secret_iam_member.frontend_jwt,
+    google_secret_manager_secret_version.jwt,
+  ]
 }

@@ -9,8 +9,11 @@
 #                             mounted into the backend as the file /secrets/redis-ca/ca.pem that
 #                             REDIS_CA_CERT names; only when redis_tls
 #   <prefix>-auth-jwt-secret  AUTH_JWT_SECRET (64 characters): the backend then requires an HS256
-#                             token on every connection (issue with chat-token); only when
-#                             require_tokens (the stock browser page sends no token)
+#                             token on every connection (issue with chat-token), and the frontend
+#                             (which reads it too) mints guest tokens for its page; only when
+#                             require_tokens. During a rotation the backend also reads the version
+#                             being replaced (jwt_previous_secret_version) as
+#                             AUTH_JWT_PREVIOUS_SECRET
 #   <prefix>-metrics-config   the collector sidecar's RunMonitoring config (monitoring.tf); always
 #
 # The backend reads each secret at a pinned version number, never "latest" (local.secret_versions

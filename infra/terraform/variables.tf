@@ -84,7 +84,7 @@ variable "redis_tls" {
 }
 
 variable "require_tokens" {
-  description = "Give the backend AUTH_JWT_SECRET (a generated secret in Secret Manager), so every WebSocket needs an HS256 token (?token=, issued with chat-token) and is refused with 401 otherwise. Default false because the stock browser page served by the frontend sends no token: with true it cannot connect. Set true for API/bot clients or a custom page that obtains tokens."
+  description = "Give the backend AUTH_JWT_SECRET (a generated secret in Secret Manager), so every WebSocket needs an HS256 token (?token=, or issued with chat-token) and is refused with 401 otherwise. The frontend gets the same secret and mints short-lived guest tokens for its page (POST /token: one client id, one channel, a display name); anyone who can load the page can still get one, so this binds names and channels to tokens rather than keeping strangers out."
   type        = bool
   default     = false
 }
@@ -146,6 +146,17 @@ variable "jwt_secret_version" {
   validation {
     condition     = var.jwt_secret_version == null || try(var.jwt_secret_version >= 1 && floor(var.jwt_secret_version) == var.jwt_secret_version, false)
     error_message = "jwt_secret_version: a version number (1, 2, ...) or null, never \"latest\"."
+  }
+}
+
+variable "jwt_previous_secret_version" {
+  description = "During a rotation of <prefix>-auth-jwt-secret (require_tokens): the version being replaced, given to the backend as AUTH_JWT_PREVIOUS_SECRET so tokens it signed keep verifying while jwt_secret_version names the new one. null (the default) once the longest token lifetime has passed. Not \"latest\"."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.jwt_previous_secret_version == null || try(var.jwt_previous_secret_version >= 1 && floor(var.jwt_previous_secret_version) == var.jwt_previous_secret_version, false)
+    error_message = "jwt_previous_secret_version: a version number (1, 2, ...) or null, never \"latest\"."
   }
 }
 

@@ -1,8 +1,9 @@
 //! Issues a token for a backend that runs with `AUTH_JWT_SECRET`.
 //!
-//!     AUTH_JWT_SECRET=... chat-token --sub alice [--channels lobby,dev] [--ttl 3600]
+//!     AUTH_JWT_SECRET=... chat-token --sub alice [--channels lobby,dev] [--name "Alice B."] [--ttl 3600]
 //!
 //! Prints the token; pass it as `?token=` (browsers) or `Authorization: Bearer` (others).
+//! `--name` puts the display name in the token; the backend checks it when it is used.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -22,6 +23,7 @@ fn main() -> anyhow::Result<()> {
         .context("AUTH_JWT_SECRET is not set")?;
     let mut sub = None;
     let mut channels = None;
+    let mut name = None;
     let mut ttl: u64 = 3600;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -36,10 +38,11 @@ fn main() -> anyhow::Result<()> {
                     .context("--channels")?;
                 channels = Some(list);
             }
+            "--name" => name = Some(parse_name(&value()?)?),
             "--ttl" => ttl = parse_ttl(&value()?)?,
             "-h" | "--help" => {
                 println!(
-                    "usage: AUTH_JWT_SECRET=... chat-token --sub CLIENT_ID [--channels A,B] [--ttl SECONDS]"
+                    "usage: AUTH_JWT_SECRET=... chat-token --sub CLIENT_ID [--channels A,B] [--name NAME] [--ttl SECONDS]"
                 );
                 return Ok(());
             }
@@ -56,9 +59,20 @@ fn main() -> anyhow::Result<()> {
         exp,
         nbf: None,
         channels,
+        name,
     };
     println!("{}", authority.issue(&claims));
     Ok(())
+}
+
+/// `--name`: a display name, trimmed. Only emptiness is refused here; the backend applies the
+/// full rule when the token is used, so there is one rule and it lives there.
+fn parse_name(raw: &str) -> anyhow::Result<String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        bail!("--name must not be empty");
+    }
+    Ok(name.to_owned())
 }
 
 /// `--ttl`: whole seconds, at least one and at most [`MAX_TTL_SECS`].

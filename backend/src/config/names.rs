@@ -33,6 +33,10 @@ pub const CHANNEL_TTL_SECS: &str = "CHANNEL_TTL_SECS";
 
 pub const ALLOWED_ORIGINS: &str = "ALLOWED_ORIGINS";
 pub const AUTH_JWT_SECRET: &str = "AUTH_JWT_SECRET";
+/// During a rotation, the secret being replaced: tokens it signed still verify.
+pub const AUTH_JWT_PREVIOUS_SECRET: &str = "AUTH_JWT_PREVIOUS_SECRET";
+/// Seconds of tolerance on a token's `exp` and `nbf`.
+pub const AUTH_CLOCK_LEEWAY_SECS: &str = "AUTH_CLOCK_LEEWAY_SECS";
 pub const TRUSTED_PROXY_HOPS: &str = "TRUSTED_PROXY_HOPS";
 
 pub const MAX_MESSAGE_CHARS: &str = "MAX_MESSAGE_CHARS";

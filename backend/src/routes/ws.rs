@@ -209,7 +209,7 @@ fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Re
         let claims = authority
             .verify_now(token, &client, &channel)
             .map_err(HandshakeError::Unauthorized)?;
-        token_expires = Some(claims.exp);
+        token_expires = Some(authority.holds_until(&claims));
     }
     if state.shutdown.has_begun() {
         return Err(HandshakeError::ShuttingDown.into());

@@ -58,7 +58,7 @@ impl<'a> Answers<'a> {
         };
         match authority.verify_now(token, &self.request.client, &self.request.channel) {
             Ok(claims) => {
-                self.token_expires = Some(claims.exp);
+                self.token_expires = Some(authority.holds_until(&claims));
                 ServerFrame::Refreshed {
                     expires_at: claims.exp,
                     nonce,

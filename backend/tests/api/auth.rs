@@ -26,6 +26,7 @@ async fn connections_need_a_valid_token_when_a_secret_is_set(engine: Engine) {
             exp,
             nbf: None,
             channels,
+            name: None,
         })
     };
     let url = d.a().ws_url("room", "alice");
@@ -38,7 +39,8 @@ async fn connections_need_a_valid_token_when_a_secret_is_set(engine: Engine) {
     };
     refused("no token")(Client::try_connect(&url, &[]).await);
     refused("garbage")(Client::try_connect(&format!("{url}?token=abc.def.ghi"), &[]).await);
-    let expired = token("alice", now() - 1, None);
+    // Past the default clock leeway (30 s): nothing tolerates it.
+    let expired = token("alice", now() - 120, None);
     refused("expired")(Client::try_connect(&format!("{url}?token={expired}"), &[]).await);
     let bobs = token("bob", now() + 60, None);
     refused("someone else's")(Client::try_connect(&format!("{url}?token={bobs}"), &[]).await);
@@ -50,6 +52,7 @@ async fn connections_need_a_valid_token_when_a_secret_is_set(engine: Engine) {
             exp: now() + 60,
             nbf: None,
             channels: None,
+            name: None,
         });
     refused("forged")(Client::try_connect(&format!("{url}?token={forged}"), &[]).await);
 
@@ -97,6 +100,7 @@ async fn the_bearer_scheme_is_accepted_in_any_case() {
         exp: now() + 60,
         nbf: None,
         channels: None,
+        name: None,
     });
     let url = d.a().ws_url("room", "alice");
     for scheme in ["bearer", "BEARER", "bEaReR"] {
@@ -162,4 +166,103 @@ async fn a_secret_with_surrounding_whitespace_means_the_same_key_to_both() {
             .unwrap_or_else(|r| panic!("backend with {configured:?} refused it: {r:?}"));
         assert!(matches!(alice.next().await, ServerFrame::Welcome { .. }));
     }
+}
+
+const PREVIOUS: &str = "the-secret-being-rotated-out-0123456789";
+
+fn signed(secret: &str, exp: u64, nbf: Option<u64>) -> String {
+    TokenAuthority::new(secret.as_bytes()).issue(&Claims {
+        sub: "alice".into(),
+        exp,
+        nbf,
+        channels: None,
+        name: None,
+    })
+}
+
+/// During a rotation both secrets verify; a third is still a forgery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn during_a_rotation_the_previous_secret_still_verifies() {
+    let d = Deployment::start(
+        Engine::Embedded,
+        &[
+            ("AUTH_JWT_SECRET", SECRET),
+            ("AUTH_JWT_PREVIOUS_SECRET", PREVIOUS),
+        ],
+    )
+    .await;
+    let url = d.a().ws_url("room", "alice");
+    for secret in [SECRET, PREVIOUS] {
+        let token = signed(secret, now() + 60, None);
+        let (mut alice, _) = Client::join(&format!("{url}?token={token}")).await;
+        alice.say_acked("signed with a known secret").await;
+    }
+    let unknown = signed("an-unknown-secret-that-is-long-enough-0", now() + 60, None);
+    let refused = Client::try_connect(&format!("{url}?token={unknown}"), &[])
+        .await
+        .err()
+        .expect("a token signed with an unknown secret");
+    assert_eq!(refused.status, 401);
+}
+
+/// `exp` and `nbf` are read with the clock leeway (30 s by default): a token that expired
+/// 10 s ago, or starts in 10 s, is taken, and the connection is not ended at once; one that
+/// expired a minute ago is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_leeway_tolerates_a_little_skew_and_no_more() {
+    let d = Deployment::start(Engine::Embedded, &[("AUTH_JWT_SECRET", SECRET)]).await;
+    let url = d.a().ws_url("room", "alice");
+    for (token, what) in [
+        (signed(SECRET, now() - 10, None), "expired 10 s ago"),
+        (
+            signed(SECRET, now() + 60, Some(now() + 10)),
+            "valid in 10 s",
+        ),
+    ] {
+        let (mut alice, _) = Client::join(&format!("{url}?token={token}")).await;
+        alice.say_acked(what).await;
+    }
+    let stale = signed(SECRET, now() - 60, None);
+    let refused = Client::try_connect(&format!("{url}?token={stale}"), &[])
+        .await
+        .err()
+        .expect("a token expired a minute ago");
+    assert_eq!(refused.status, 401);
+
+    let strict = Deployment::start(
+        Engine::Embedded,
+        &[("AUTH_JWT_SECRET", SECRET), ("AUTH_CLOCK_LEEWAY_SECS", "0")],
+    )
+    .await;
+    let url = strict.a().ws_url("room", "alice");
+    let just_expired = signed(SECRET, now() - 10, None);
+    let refused = Client::try_connect(&format!("{url}?token={just_expired}"), &[])
+        .await
+        .err()
+        .expect("no leeway");
+    assert_eq!(refused.status, 401);
+}
+
+/// `chat-token --name` puts the display name in the token, and the backend takes tokens with
+/// the claim as it takes tokens without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_name_claim_is_carried_by_the_token_command_and_accepted() {
+    let output = chat_token(
+        SECRET,
+        &["--sub", "alice", "--name", " Zoë B. ", "--ttl", "60"],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let d = Deployment::start(Engine::Embedded, &[("AUTH_JWT_SECRET", SECRET)]).await;
+    let url = d.a().ws_url("room", "alice");
+    let client = protocol::ClientId::parse("alice").unwrap();
+    let channel = protocol::ChannelId::parse("room").unwrap();
+    let claims = TokenAuthority::new(SECRET.as_bytes())
+        .verify_now(&token, &client, &channel)
+        .unwrap();
+    assert_eq!(claims.name.as_deref(), Some("Zoë B."));
+    let (mut alice, _) = Client::join(&format!("{url}?token={token}")).await;
+    alice.say_acked("named").await;
+    let empty = chat_token(SECRET, &["--sub", "alice", "--name", "  "]);
+    assert!(!empty.status.success(), "{empty:?}");
 }

@@ -20,6 +20,7 @@ fn token(sub: &str, exp_in: i64, channels: Option<Vec<String>>) -> String {
         exp: (now + exp_in) as u64,
         nbf: None,
         channels,
+        name: None,
     })
 }
 
@@ -35,7 +36,7 @@ async fn browsers_get_close_codes_with_reasons_and_other_clients_keep_the_status
     let cases = [
         (url.clone(), PAGE, 4401, "token is required", Some(401)),
         (
-            format!("{url}?token={}", token("alice", -1, None)),
+            format!("{url}?token={}", token("alice", -120, None)),
             PAGE,
             4401,
             "expired",

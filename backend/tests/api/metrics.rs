@@ -129,6 +129,7 @@ async fn refused_upgrades_are_counted_by_reason() {
         exp,
         nbf: None,
         channels: None,
+        name: None,
     });
     let with_token = |channel: &str| format!("{}?token={token}", app.ws_url(channel, "alice"));
 

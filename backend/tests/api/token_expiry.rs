@@ -17,6 +17,7 @@ fn token(sub: &str, exp: u64) -> String {
         exp,
         nbf: None,
         channels: Some(vec!["room".into()]),
+        name: None,
     })
 }
 
@@ -90,4 +91,42 @@ async fn an_application_ping_is_answered_with_a_pong_carrying_its_nonce() {
         other => panic!("expected a pong, got {other:?}"),
     }
     assert!(sent.elapsed() < Duration::from_secs(1));
+}
+
+const PREVIOUS: &str = "the-secret-being-rotated-out-0123456789";
+
+/// During a rotation a connection can be refreshed with a token the previous secret signed
+/// (an issuer not yet switched over), and keeps going until that token's expiry.
+#[tokio::test]
+async fn during_a_rotation_a_refresh_signed_with_the_previous_secret_is_taken() {
+    let d = Deployment::start(
+        Engine::Embedded,
+        &[
+            ("AUTH_JWT_SECRET", SECRET),
+            ("AUTH_JWT_PREVIOUS_SECRET", PREVIOUS),
+        ],
+    )
+    .await;
+    let url = d.a().ws_url("room", "alice");
+    let (mut alice, _) =
+        Client::join(&format!("{url}?token={}", token("alice", unix_now() + 60))).await;
+    let later = unix_now() + 120;
+    let old_key = TokenAuthority::new(PREVIOUS.as_bytes()).issue(&Claims {
+        sub: "alice".into(),
+        exp: later,
+        nbf: None,
+        channels: Some(vec!["room".into()]),
+        name: Some("Alice".into()),
+    });
+    alice
+        .send_text(format!(
+            r#"{{"type":"refresh","token":"{old_key}","nonce":"r1"}}"#
+        ))
+        .await;
+    match alice.reply().await {
+        ServerFrame::Refreshed { expires_at, nonce } => {
+            assert_eq!((expires_at, nonce.as_deref()), (later, Some("r1")));
+        }
+        other => panic!("expected refreshed, got {other:?}"),
+    }
 }

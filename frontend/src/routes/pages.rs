@@ -14,22 +14,27 @@ use protocol::{ChannelId, IdError, frames::DEFAULT_MAX_MESSAGE_CHARS, ids::MAX_I
 use crate::{
     config::BackendUrl,
     templates::{AssetUrls, ChatPage, ErrorPage},
+    token_settings::TokenSettings,
 };
 
 /// `GET /`: the join form.
-pub async fn index(backend: web::Data<BackendUrl>) -> Result<HttpResponse, PageError> {
-    chat_page(&backend, None)
+pub async fn index(
+    backend: web::Data<BackendUrl>,
+    tokens: web::Data<TokenSettings>,
+) -> Result<HttpResponse, PageError> {
+    chat_page(&backend, &tokens, None)
 }
 
 /// `GET /c/{channel}`: the room itself, so a link to a room can be shared.
 pub async fn room(
     backend: web::Data<BackendUrl>,
+    tokens: web::Data<TokenSettings>,
     channel: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let raw = channel.into_inner();
     let channel =
         ChannelId::parse(&raw).map_err(|reason| PageError::InvalidChannel { raw, reason })?;
-    chat_page(&backend, Some(channel.as_str()))
+    chat_page(&backend, &tokens, Some(channel.as_str()))
 }
 
 /// Every path no route claims.
@@ -37,10 +42,15 @@ pub async fn not_found() -> Result<HttpResponse, PageError> {
     Err(PageError::NotFound)
 }
 
-fn chat_page(backend: &BackendUrl, channel: Option<&str>) -> Result<HttpResponse, PageError> {
+fn chat_page(
+    backend: &BackendUrl,
+    tokens: &TokenSettings,
+    channel: Option<&str>,
+) -> Result<HttpResponse, PageError> {
     let page = ChatPage {
         assets: AssetUrls::current(),
         backend_url: backend.as_str(),
+        tokens: tokens.for_page(),
         channel,
         max_id_len: MAX_ID_LEN,
         max_message_chars: DEFAULT_MAX_MESSAGE_CHARS,

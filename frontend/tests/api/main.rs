@@ -7,3 +7,4 @@ mod logging;
 mod pages;
 mod security_headers;
 mod static_assets;
+mod token;
