@@ -20,7 +20,7 @@ use protocol::{ChannelId, ClientId, ServerFrame};
 use tokio::sync::watch;
 
 use crate::{
-    bus::{Bus, BusEvent, ConnKey, EventSink},
+    bus::{Bus, BusEvent, ConnKey, EventSink, Signal},
     metrics::Metrics,
     outbox::{Offered, Outbound, Outbox},
     presence_batch::PresenceBatch,
@@ -187,7 +187,20 @@ impl Hub {
     }
 
     fn offer_to_all(&self, local: &LocalChannel, outbound: &Outbound) {
+        self.offer_to_all_but(local, outbound, None);
+    }
+
+    /// Offers `outbound` to every local member but the connections of `except`.
+    fn offer_to_all_but(
+        &self,
+        local: &LocalChannel,
+        outbound: &Outbound,
+        except: Option<&ClientId>,
+    ) {
         for member in local.members.values() {
+            if except == Some(&member.client) {
+                continue;
+            }
             if let Offered::TooSlow { first_close } = member.outbox.offer(outbound.clone()) {
                 self.metrics.fanout_drop();
                 if first_close {
@@ -220,6 +233,7 @@ impl EventSink for Hub {
             event,
             client_id,
             online_count,
+            name,
         } = event
         {
             let mut channels = self.lock();
@@ -242,9 +256,12 @@ impl EventSink for Hub {
                 event,
                 client_id,
                 online_count,
+                name,
             );
             return;
         }
+        // Only a signal's sender is left out; everything else goes to every member.
+        let mut except = None;
         let frame = match event {
             BusEvent::Message(message) => {
                 let now_ms = protocol::time::now_millis();
@@ -256,11 +273,20 @@ impl EventSink for Hub {
                 event,
                 client_id,
                 online_count,
+                name,
             } => ServerFrame::Presence {
                 event,
                 client_id,
                 online_count,
+                name,
             },
+            BusEvent::Signal(Signal::Typing { client, name }) => {
+                except = Some(client.clone());
+                ServerFrame::Typing {
+                    client_id: client,
+                    name,
+                }
+            }
         };
         // Serialize outside the lock, once for every local member.
         let outbound = Outbound::frame(&frame);
@@ -268,6 +294,6 @@ impl EventSink for Hub {
         let Some(local) = channels.get(channel) else {
             return;
         };
-        self.offer_to_all(local, &outbound);
+        self.offer_to_all_but(local, &outbound, except.as_ref());
     }
 }

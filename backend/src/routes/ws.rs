@@ -1,4 +1,4 @@
-//! `GET /ws/{channel}/{client}?since={id}`: everything about a connection that can be refused
+//! `GET /ws/{channel}/{client}?since={id}&name={name}`: everything about a connection that can be refused
 //! is checked here, before the session starts, so a bad request gets an HTTP status and a
 //! JSON body — or, from a browser (a request with an `Origin`), which cannot read those, a
 //! close code and reason right after the upgrade ([`super::refusal`]) — instead of a socket
@@ -24,7 +24,7 @@ use actix_web::{
 };
 use bytes::Bytes;
 use futures_util::SinkExt;
-use protocol::{ChannelId, ClientId, Epoch, MessageId};
+use protocol::{ChannelId, ClientId, DisplayName, Epoch, MessageId};
 
 use super::{handshake_error::HandshakeError, refusal};
 use crate::{
@@ -199,6 +199,13 @@ fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Re
             return Err(HandshakeError::OriginNotAllowed(origin.to_owned()).into());
         }
     }
+    // The display name: the token's `name` claim when tokens are required (see below), else
+    // the query's. Absent is no name; present but invalid is refused.
+    let mut name = query
+        .get("name")
+        .map(|raw| DisplayName::parse(raw))
+        .transpose()
+        .map_err(HandshakeError::InvalidName)?;
     let mut token_expires = None;
     if let Some(authority) = &state.settings.access.auth {
         let token = query
@@ -210,6 +217,12 @@ fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Re
             .verify_now(token, &client, &channel)
             .map_err(HandshakeError::Unauthorized)?;
         token_expires = Some(claims.exp);
+        // The token's `name` claim, which wins over the query's. TOKEN NAME: becomes
+        // `claims.name.as_deref()` once the claims carry a name.
+        let token_name: Option<&str> = None;
+        if let Some(raw) = token_name {
+            name = Some(DisplayName::parse(raw).map_err(HandshakeError::InvalidName)?);
+        }
     }
     if state.shutdown.has_begun() {
         return Err(HandshakeError::ShuttingDown.into());
@@ -217,6 +230,7 @@ fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Re
     Ok(session::Request {
         channel,
         client,
+        name,
         since,
         epoch,
         token_expires,

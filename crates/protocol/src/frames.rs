@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{ChannelId, ClientId, Epoch, MessageId};
+use std::collections::BTreeMap;
+
+use crate::{ChannelId, ClientId, DisplayName, Epoch, MessageId};
 
 /// Largest WebSocket message (after reassembling fragments) a server reads; larger ones are
 /// closed with 1009 (message too big).
@@ -21,6 +23,10 @@ pub const DEFAULT_MAX_MESSAGE_CHARS: usize = 4096;
 /// Longest part of a client's input an `error` frame quotes back, in characters: a reply
 /// must never grow with what the client sent.
 pub const MAX_ECHO_CHARS: usize = 64;
+/// Messages in a `history` answer when the client names no `limit`.
+pub const DEFAULT_HISTORY_PAGE: usize = 50;
+/// Most messages a `history` frame may ask for.
+pub const MAX_HISTORY_PAGE: usize = 100;
 
 /// A message as stored in a channel's history and delivered to its members.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +38,9 @@ pub struct ChatMessage {
     /// RFC 3339 UTC with milliseconds, the instant the message was accepted.
     pub time: String,
     pub message: String,
+    /// The sender's display name when it sent the message; absent when it had none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<DisplayName>,
 }
 
 /// Whether a client id's first connection to a channel opened or its last one closed.
@@ -76,6 +85,9 @@ pub enum ServerFrame {
         /// At most [`MAX_WELCOME_ONLINE`] client ids present in the channel, this one included.
         online: Vec<ClientId>,
         online_count: u64,
+        /// The display names of those in `online` that have one.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        names: BTreeMap<ClientId, DisplayName>,
         /// True when the connection resumed with `since` and nothing after it was lost.
         recovered: bool,
         /// The incarnation of the channel's history the replayed and live messages belong
@@ -96,6 +108,9 @@ pub enum ServerFrame {
         event: PresenceEvent,
         client_id: ClientId,
         online_count: u64,
+        /// The client's display name, when it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<DisplayName>,
     },
     /// How many are present, instead of each `presence` event, in a channel too large for
     /// every join and leave to be worth a frame to every member.
@@ -112,6 +127,20 @@ pub enum ServerFrame {
     Pong {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
+    },
+    /// The answer to a client's `history`: the messages right before its `before`, oldest
+    /// first, and whether older ones are still kept.
+    History {
+        messages: Vec<ChatMessage>,
+        more: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+    },
+    /// Another member is typing. Never stored; clients show it for a few seconds.
+    Typing {
+        client_id: ClientId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<DisplayName>,
     },
     /// The answer to a `refresh` whose token was accepted: the connection now lasts until
     /// `expires_at` (Unix seconds) unless refreshed again.
@@ -155,6 +184,15 @@ pub enum ClientFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
     },
+    /// Asks for up to `limit` messages older than `before` (a page further back).
+    History {
+        before: MessageId,
+        limit: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+    },
+    /// The client is typing; forwarded to the channel's other members, never stored.
+    Typing,
 }
 
 /// Longest token a `refresh` may carry, in bytes.
@@ -216,6 +254,10 @@ impl ClientFrame {
         match fields.get("type") {
             Some(Value::String(kind)) if kind == "send" => {}
             Some(Value::String(kind)) if kind == "ping" => return Ok(ClientFrame::Ping { nonce }),
+            Some(Value::String(kind)) if kind == "typing" => return Ok(ClientFrame::Typing),
+            Some(Value::String(kind)) if kind == "history" => {
+                return history_request(&fields, nonce);
+            }
             Some(Value::String(kind)) if kind == "refresh" => {
                 return match fields.remove("token") {
                     Some(Value::String(token)) if token.len() <= MAX_TOKEN_BYTES => {
@@ -256,6 +298,42 @@ impl ClientFrame {
             });
         }
         Ok(ClientFrame::Send { message, nonce })
+    }
+}
+
+/// A `history` frame's fields: `before` an id, `limit` (optional) 1 to [`MAX_HISTORY_PAGE`].
+fn history_request(
+    fields: &Map<String, Value>,
+    nonce: Option<String>,
+) -> Result<ClientFrame, FrameError> {
+    let before = match fields.get("before") {
+        Some(Value::String(raw)) => raw.parse::<MessageId>().ok(),
+        _ => None,
+    };
+    let Some(before) = before else {
+        return Err(FrameError::bad(
+            "history needs a string field \"before\" holding a message id",
+            nonce,
+        ));
+    };
+    let limit = match fields.get("limit") {
+        None | Some(Value::Null) => Some(DEFAULT_HISTORY_PAGE),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| (1..=MAX_HISTORY_PAGE).contains(n)),
+        Some(_) => None,
+    };
+    match limit {
+        Some(limit) => Ok(ClientFrame::History {
+            before,
+            limit,
+            nonce,
+        }),
+        None => Err(FrameError::bad(
+            format!("history \"limit\" must be a number from 1 to {MAX_HISTORY_PAGE}"),
+            nonce,
+        )),
     }
 }
 
@@ -314,6 +392,78 @@ mod tests {
         };
         let text = serde_json::to_string(&frame).unwrap();
         assert_eq!(ClientFrame::parse(&text, &limits()), Ok(frame));
+    }
+
+    #[test]
+    fn parses_history_and_typing() {
+        assert_eq!(
+            ClientFrame::parse(
+                r#"{"type":"history","before":"1700000000000-2","nonce":"h"}"#,
+                &limits()
+            ),
+            Ok(ClientFrame::History {
+                before: MessageId::new(1_700_000_000_000, 2),
+                limit: DEFAULT_HISTORY_PAGE,
+                nonce: Some("h".into())
+            })
+        );
+        assert_eq!(
+            ClientFrame::parse(
+                r#"{"type":"history","before":"5-0","limit":100}"#,
+                &limits()
+            ),
+            Ok(ClientFrame::History {
+                before: MessageId::new(5, 0),
+                limit: 100,
+                nonce: None
+            })
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"typing"}"#, &limits()),
+            Ok(ClientFrame::Typing)
+        );
+        for bad in [
+            r#"{"type":"history","nonce":"x"}"#,
+            r#"{"type":"history","before":"nope","nonce":"x"}"#,
+            r#"{"type":"history","before":"1-0","limit":0,"nonce":"x"}"#,
+            r#"{"type":"history","before":"1-0","limit":101,"nonce":"x"}"#,
+            r#"{"type":"history","before":"1-0","limit":"5","nonce":"x"}"#,
+            r#"{"type":"history","before":"1-0","limit":2.5,"nonce":"x"}"#,
+        ] {
+            let err = ClientFrame::parse(bad, &limits()).unwrap_err();
+            assert_eq!(
+                (err.code, err.nonce.as_deref()),
+                (ErrorCode::BadFrame, Some("x")),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn named_frames_have_the_documented_shape() {
+        let typing = ServerFrame::Typing {
+            client_id: ClientId::parse("lei").unwrap(),
+            name: Some(DisplayName::parse("李雷").unwrap()),
+        };
+        assert_eq!(
+            serde_json::from_str::<Value>(&typing.to_json()).unwrap(),
+            serde_json::json!({"type":"typing","client_id":"lei","name":"李雷"})
+        );
+        let page = ServerFrame::History {
+            messages: vec![],
+            more: false,
+            nonce: Some("h".into()),
+        };
+        assert_eq!(
+            serde_json::from_str::<Value>(&page.to_json()).unwrap(),
+            serde_json::json!({"type":"history","messages":[],"more":false,"nonce":"h"})
+        );
+        // Frames without names read as before, and older servers' frames still parse.
+        let presence: ServerFrame = serde_json::from_str(
+            r#"{"type":"presence","event":"join","client_id":"a","online_count":1}"#,
+        )
+        .unwrap();
+        assert!(matches!(presence, ServerFrame::Presence { name: None, .. }));
     }
 
     #[test]
@@ -377,6 +527,7 @@ mod tests {
             client_id: ClientId::parse("alice").unwrap(),
             time: "2023-11-14T22:13:20.000Z".into(),
             message: "<b>hi</b>".into(),
+            name: None,
         };
         let json: Value =
             serde_json::from_str(&ServerFrame::Message(msg.clone()).to_json()).unwrap();
@@ -435,6 +586,10 @@ mod tests {
                 client_id: ClientId::parse("bob").unwrap(),
                 online: vec![ClientId::parse("bob").unwrap()],
                 online_count: 1,
+                names: BTreeMap::from([(
+                    ClientId::parse("bob").unwrap(),
+                    DisplayName::parse("Bob").unwrap(),
+                )]),
                 recovered: false,
                 epoch: Some(Epoch::parse("e1").unwrap()),
                 instance: "rev-1-0a1b2c3d".into(),
@@ -443,8 +598,21 @@ mod tests {
                 event: PresenceEvent::Leave,
                 client_id: ClientId::parse("bob").unwrap(),
                 online_count: 0,
+                name: Some(DisplayName::parse("李雷").unwrap()),
             },
             ServerFrame::Online { online_count: 101 },
+            ServerFrame::History {
+                messages: vec![ChatMessage {
+                    id: MessageId::new(3, 1),
+                    channel_id: ChannelId::parse("room").unwrap(),
+                    client_id: ClientId::parse("zoe").unwrap(),
+                    time: "1970-01-01T00:00:00.003Z".into(),
+                    message: "hi".into(),
+                    name: Some(DisplayName::parse("Zoë Smith").unwrap()),
+                }],
+                more: true,
+                nonce: None,
+            },
             ServerFrame::Error {
                 code: ErrorCode::TooLarge,
                 message: "too long".into(),

@@ -18,13 +18,15 @@ use std::{
 
 use async_trait::async_trait;
 use protocol::{
-    ChannelId, ChatMessage, ClientId, Epoch, MessageId, PresenceEvent, time::rfc3339_millis,
+    ChannelId, ChatMessage, ClientId, DisplayName, Epoch, MessageId, PresenceEvent,
+    time::rfc3339_millis,
 };
 use tokio::sync::watch;
 
-use self::channel::{ChannelState, SeenNonce, after, roster};
+use self::channel::{ChannelState, SeenNonce, after, before, roster};
 use super::{
-    Bus, BusError, BusEvent, ChannelPolicy, ConnKey, EventSink, History, Resume, Roster,
+    Bus, BusError, BusEvent, ChannelPolicy, ConnKey, EventSink, History, HistoryPage, Resume,
+    Roster, Signal,
     epoch::{self, Incarnation},
 };
 
@@ -118,6 +120,7 @@ impl Bus for EmbeddedBus {
         &self,
         channel: &ChannelId,
         client: &ClientId,
+        name: Option<&DisplayName>,
         text: &str,
         nonce: Option<&str>,
     ) -> Result<MessageId, BusError> {
@@ -143,6 +146,7 @@ impl Bus for EmbeddedBus {
             client_id: client.clone(),
             time: rfc3339_millis(id.millis),
             message: text.to_owned(),
+            name: name.cloned(),
         };
         state.log.push_back(message.clone());
         if let Some(nonce) = nonce {
@@ -218,10 +222,46 @@ impl Bus for EmbeddedBus {
             .map(|state| self::after(state, after, limit)))
     }
 
+    async fn history_before(
+        &self,
+        channel: &ChannelId,
+        before: MessageId,
+        limit: usize,
+    ) -> Result<HistoryPage, BusError> {
+        let channels = self.lock();
+        Ok(channels.get(channel).map_or(
+            HistoryPage {
+                messages: Vec::new(),
+                more: false,
+            },
+            |state| self::before(state, before, limit),
+        ))
+    }
+
+    async fn signal(&self, channel: &ChannelId, signal: Signal) -> Result<(), BusError> {
+        // Under the lock, like every other event, so it cannot overtake one.
+        let _channels = self.lock();
+        self.sink.deliver(channel, BusEvent::Signal(signal));
+        Ok(())
+    }
+
+    async fn presence(&self, channel: &ChannelId) -> Result<Roster, BusError> {
+        let channels = self.lock();
+        Ok(channels.get(channel).map_or(
+            Roster {
+                online: Vec::new(),
+                online_count: 0,
+                names: Default::default(),
+            },
+            roster,
+        ))
+    }
+
     async fn join_presence(
         &self,
         channel: &ChannelId,
         client: &ClientId,
+        name: Option<&DisplayName>,
         conn: &ConnKey,
     ) -> Result<Roster, BusError> {
         let mut channels = self.lock();
@@ -232,6 +272,10 @@ impl Bus for EmbeddedBus {
         let conns = state.present.entry(client.clone()).or_default();
         let first = conns.is_empty();
         conns.insert(conn.clone());
+        match name {
+            Some(name) => state.names.insert(client.clone(), name.clone()),
+            None => state.names.remove(client),
+        };
         let roster = roster(state);
         if first {
             self.sink.deliver(
@@ -240,6 +284,7 @@ impl Bus for EmbeddedBus {
                     event: PresenceEvent::Join,
                     client_id: client.clone(),
                     online_count: roster.online_count,
+                    name: name.cloned(),
                 },
             );
         }
@@ -264,12 +309,14 @@ impl Bus for EmbeddedBus {
         conns.remove(conn);
         if conns.is_empty() {
             state.present.remove(client);
+            let name = state.names.remove(client);
             self.sink.deliver(
                 channel,
                 BusEvent::Presence {
                     event: PresenceEvent::Leave,
                     client_id: client.clone(),
                     online_count: state.present.len() as u64,
+                    name,
                 },
             );
         }
