@@ -11,6 +11,7 @@ mod admission;
 mod auth;
 mod bounds;
 mod browser_refusals;
+mod bus_presence;
 mod chaos;
 mod chat;
 mod chatters;
