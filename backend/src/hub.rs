@@ -12,7 +12,7 @@ use std::{
         Arc, Mutex, MutexGuard,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use actix_http::ws::CloseCode;
@@ -43,6 +43,8 @@ struct LocalChannel {
     /// Presence events not yet sent (see [`Hub::send_presence_batches`]); boxed, since most
     /// channels have none most of the time.
     unsent_presence: Option<Box<PresenceBatch>>,
+    /// When each client id's last `typing` was passed on (see [`Hub::take_typing_turn`]).
+    typed: HashMap<ClientId, Instant>,
 }
 
 pub struct Hub {
@@ -94,6 +96,7 @@ impl Hub {
                 subscribed: bus.subscribe(channel),
                 unsent_online_count: None,
                 unsent_presence: None,
+                typed: HashMap::new(),
             });
         local.members.insert(id, member);
         (MemberId(id), local.subscribed.clone())
@@ -109,6 +112,35 @@ impl Hub {
                 bus.unsubscribe(channel);
             }
         }
+    }
+
+    /// Whether a `typing` of `client` may be passed on now: at most one per `every` per client
+    /// id in a channel, whichever of its connections on this instance sends it.
+    pub fn take_typing_turn(
+        &self,
+        channel: &ChannelId,
+        client: &ClientId,
+        now: Instant,
+        every: Duration,
+    ) -> bool {
+        let mut channels = self.lock();
+        let Some(local) = channels.get_mut(channel) else {
+            return false;
+        };
+        if local
+            .typed
+            .get(client)
+            .is_some_and(|last| now < *last + every)
+        {
+            return false;
+        }
+        // Forget turns long over once there are more of them than members, so the map
+        // never outgrows the channel.
+        if local.typed.len() >= local.members.len().max(16) {
+            local.typed.retain(|_, last| now < *last + every);
+        }
+        local.typed.insert(client.clone(), now);
+        true
     }
 
     /// This instance's connections per channel, for refreshing their presence.

@@ -18,8 +18,9 @@ use crate::{
     state::AppState,
 };
 
-/// A connection's `typing` frames are passed on at most this often; those in between are
-/// dropped without an answer (clients show one for a few seconds after the last).
+/// A client id's `typing` frames are passed on at most this often (per instance, whichever of
+/// its connections sends them); those in between are dropped without an answer (clients show
+/// one for a few seconds after the last).
 pub const TYPING_EVERY: Duration = Duration::from_secs(2);
 
 pub struct Answers<'a> {
@@ -28,8 +29,6 @@ pub struct Answers<'a> {
     sends: SendBudget,
     /// When the connection's token expires (Unix seconds), moved on by each `refresh`.
     token_expires: Option<u64>,
-    /// When the last `typing` was passed on.
-    typed: Option<Instant>,
 }
 
 impl<'a> Answers<'a> {
@@ -42,7 +41,6 @@ impl<'a> Answers<'a> {
             request,
             sends,
             token_expires: request.token_expires,
-            typed: None,
         }
     }
 
@@ -110,13 +108,18 @@ impl<'a> Answers<'a> {
         }
     }
 
-    /// Passes a `typing` on, unless one was passed on less than [`TYPING_EVERY`] ago.
-    async fn typing(&mut self) {
-        let now = Instant::now();
-        if self.typed.is_some_and(|last| now < last + TYPING_EVERY) {
+    /// Passes a `typing` on, unless the client id's last one was less than [`TYPING_EVERY`]
+    /// ago.
+    async fn typing(&self) {
+        let (channel, client) = (&self.request.channel, &self.request.client);
+        let now = std::time::Instant::now();
+        if !self
+            .state
+            .hub
+            .take_typing_turn(channel, client, now, TYPING_EVERY)
+        {
             return;
         }
-        self.typed = Some(now);
         let signal = Signal::Typing {
             client: self.request.client.clone(),
             name: self.request.name.clone(),
