@@ -98,7 +98,7 @@ pub struct History {
 }
 
 /// Who is in a channel (right after a connection registered its presence, or when asked).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Roster {
     pub online: Vec<ClientId>,
     pub online_count: u64,
@@ -107,7 +107,7 @@ pub struct Roster {
 }
 
 /// A page of history further back than what a member was replayed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HistoryPage {
     /// Oldest first.
     pub messages: Vec<ChatMessage>,

@@ -55,6 +55,46 @@ impl ChannelState {
     }
 }
 
+impl ChannelState {
+    /// The id of the message `client` sent with `nonce`, when that was within the window.
+    pub fn seen(&self, client: &ClientId, nonce: &str, now: Instant) -> Option<MessageId> {
+        self.nonces
+            .get(&(client.clone(), nonce.to_owned()))
+            .filter(|seen| seen.expires > now)
+            .map(|seen| seen.id)
+    }
+
+    /// Remembers `client`'s `nonce` until `expires`, for exactly-once sends.
+    pub fn remember(
+        &mut self,
+        client: &ClientId,
+        nonce: &str,
+        id: MessageId,
+        now: Instant,
+        expires: Instant,
+    ) {
+        // Forget expired nonces whenever the map has doubled since the last sweep, so the
+        // cost stays constant per send.
+        if self.nonces.len() >= 2 * self.nonces_after_sweep.max(64) {
+            self.nonces.retain(|_, seen| seen.expires > now);
+            self.nonces_after_sweep = self.nonces.len();
+        }
+        self.nonces.insert(
+            (client.clone(), nonce.to_owned()),
+            SeenNonce { id, expires },
+        );
+    }
+
+    /// Trims the history to its newest `max` messages.
+    pub fn trim(&mut self, max: usize) {
+        while self.log.len() > max {
+            if let Some(trimmed) = self.log.pop_front() {
+                self.max_trimmed = trimmed.id;
+            }
+        }
+    }
+}
+
 /// At most `limit` retained messages after `id`, oldest first.
 pub fn after(state: &ChannelState, id: MessageId, limit: usize) -> Vec<ChatMessage> {
     let start = state.log.partition_point(|m| m.id <= id);

@@ -23,7 +23,7 @@ use protocol::{
 };
 use tokio::sync::watch;
 
-use self::channel::{ChannelState, SeenNonce, after, before, roster};
+use self::channel::{ChannelState, after, before, roster};
 use super::{
     Bus, BusError, BusEvent, ChannelPolicy, ConnKey, EventSink, History, HistoryPage, Resume,
     Roster, Signal,
@@ -130,13 +130,8 @@ impl Bus for EmbeddedBus {
             .or_insert_with(ChannelState::new);
         let now = Instant::now();
         state.touched = now;
-        if let Some(nonce) = nonce {
-            let key = (client.clone(), nonce.to_owned());
-            if let Some(seen) = state.nonces.get(&key)
-                && seen.expires > now
-            {
-                return Ok(seen.id);
-            }
+        if let Some(original) = nonce.and_then(|nonce| state.seen(client, nonce, now)) {
+            return Ok(original);
         }
         let id = state.last_id.next_after(protocol::time::now_millis());
         state.last_id = id;
@@ -150,25 +145,9 @@ impl Bus for EmbeddedBus {
         };
         state.log.push_back(message.clone());
         if let Some(nonce) = nonce {
-            // Forget expired nonces whenever the map has doubled since the last sweep, so
-            // the cost stays constant per send.
-            if state.nonces.len() >= 2 * state.nonces_after_sweep.max(64) {
-                state.nonces.retain(|_, seen| seen.expires > now);
-                state.nonces_after_sweep = state.nonces.len();
-            }
-            state.nonces.insert(
-                (client.clone(), nonce.to_owned()),
-                SeenNonce {
-                    id,
-                    expires: now + self.policy.dedupe_window,
-                },
-            );
+            state.remember(client, nonce, id, now, now + self.policy.dedupe_window);
         }
-        while state.log.len() > self.policy.history_max {
-            if let Some(trimmed) = state.log.pop_front() {
-                state.max_trimmed = trimmed.id;
-            }
-        }
+        state.trim(self.policy.history_max);
         self.sink.deliver(channel, BusEvent::Message(message));
         Ok(id)
     }
@@ -229,13 +208,10 @@ impl Bus for EmbeddedBus {
         limit: usize,
     ) -> Result<HistoryPage, BusError> {
         let channels = self.lock();
-        Ok(channels.get(channel).map_or(
-            HistoryPage {
-                messages: Vec::new(),
-                more: false,
-            },
-            |state| self::before(state, before, limit),
-        ))
+        Ok(channels
+            .get(channel)
+            .map(|state| self::before(state, before, limit))
+            .unwrap_or_default())
     }
 
     async fn signal(&self, channel: &ChannelId, signal: Signal) -> Result<(), BusError> {
@@ -247,14 +223,7 @@ impl Bus for EmbeddedBus {
 
     async fn presence(&self, channel: &ChannelId) -> Result<Roster, BusError> {
         let channels = self.lock();
-        Ok(channels.get(channel).map_or(
-            Roster {
-                online: Vec::new(),
-                online_count: 0,
-                names: Default::default(),
-            },
-            roster,
-        ))
+        Ok(channels.get(channel).map(roster).unwrap_or_default())
     }
 
     async fn join_presence(
