@@ -3,7 +3,10 @@
 //!
 //! Each event is serialized once per instance and the same bytes are queued for every local
 //! member. Every connection has its own bounded queue ([`Outbox`]) and writer, so a slow reader
-//! only ever slows itself.
+//! only ever slows itself. [`typing_turns`] keeps each channel's `typing` to one per client id
+//! per period.
+
+mod typing_turns;
 
 use std::{
     collections::HashMap,
@@ -19,6 +22,7 @@ use actix_http::ws::CloseCode;
 use protocol::{ChannelId, ClientId, ServerFrame};
 use tokio::sync::watch;
 
+use self::typing_turns::TypingTurns;
 use crate::{
     bus::{Bus, BusEvent, ConnKey, EventSink, Signal},
     metrics::Metrics,
@@ -43,8 +47,8 @@ struct LocalChannel {
     /// Presence events not yet sent (see [`Hub::send_presence_batches`]); boxed, since most
     /// channels have none most of the time.
     unsent_presence: Option<Box<PresenceBatch>>,
-    /// When each client id's last `typing` was passed on (see [`Hub::take_typing_turn`]).
-    typed: HashMap<ClientId, Instant>,
+    /// Whose `typing` may be passed on when (see [`Hub::take_typing_turn`]).
+    typing: TypingTurns,
 }
 
 pub struct Hub {
@@ -96,7 +100,7 @@ impl Hub {
                 subscribed: bus.subscribe(channel),
                 unsent_online_count: None,
                 unsent_presence: None,
-                typed: HashMap::new(),
+                typing: TypingTurns::default(),
             });
         local.members.insert(id, member);
         (MemberId(id), local.subscribed.clone())
@@ -127,20 +131,8 @@ impl Hub {
         let Some(local) = channels.get_mut(channel) else {
             return false;
         };
-        if local
-            .typed
-            .get(client)
-            .is_some_and(|last| now < *last + every)
-        {
-            return false;
-        }
-        // Forget turns long over once there are more of them than members, so the map
-        // never outgrows the channel.
-        if local.typed.len() >= local.members.len().max(16) {
-            local.typed.retain(|_, last| now < *last + every);
-        }
-        local.typed.insert(client.clone(), now);
-        true
+        let members = local.members.len();
+        local.typing.take(client, now, every, members)
     }
 
     /// This instance's connections per channel, for refreshing their presence.

@@ -1,8 +1,8 @@
-//! `GET /ws/{channel}/{client}?since={id}&name={name}`: everything about a connection that can be refused
-//! is checked here, before the session starts, so a bad request gets an HTTP status and a
-//! JSON body — or, from a browser (a request with an `Origin`), which cannot read those, a
-//! close code and reason right after the upgrade ([`super::refusal`]) — instead of a socket
-//! that closes for no visible reason.
+//! `GET /ws/{channel}/{client}?since={id}&name={name}`: everything about a connection that
+//! can be refused is checked here, before the session starts, so a bad request gets an HTTP
+//! status and a JSON body — or, from a browser (a request with an `Origin`), which cannot
+//! read those, a close code and reason right after the upgrade ([`super::refusal`]) —
+//! instead of a socket that closes for no visible reason.
 //!
 //! Upgrade requests never reach the app's router: the HTTP server hands them, with their
 //! socket, to [`upgrade`], which answers `101` and gives the socket to the session. A plain
@@ -199,13 +199,9 @@ fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Re
             return Err(HandshakeError::OriginNotAllowed(origin.to_owned()).into());
         }
     }
-    // The display name: the token's `name` claim when tokens are required (see below), else
-    // the query's. Absent is no name; present but invalid is refused.
-    let mut name = query
-        .get("name")
-        .map(|raw| DisplayName::parse(raw))
-        .transpose()
-        .map_err(HandshakeError::InvalidName)?;
+    // The display name: the query's, unless tokens are required (below). Absent is no name;
+    // present but invalid is refused.
+    let mut raw_name = query.get("name").map(String::as_str);
     let mut token_expires = None;
     if let Some(authority) = &state.settings.access.auth {
         let token = query
@@ -217,13 +213,14 @@ fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Re
             .verify_now(token, &client, &channel)
             .map_err(HandshakeError::Unauthorized)?;
         token_expires = Some(claims.exp);
-        // The token's `name` claim, which wins over the query's. TOKEN NAME: becomes
-        // `claims.name.as_deref()` once the claims carry a name.
-        let token_name: Option<&str> = None;
-        if let Some(raw) = token_name {
-            name = Some(DisplayName::parse(raw).map_err(HandshakeError::InvalidName)?);
-        }
+        // With tokens, the name is the token's `name` claim. NAME CLAIM: this line becomes
+        // `raw_name = claims.name.as_deref();` once the claims carry a name.
+        raw_name = raw_name.or(None);
     }
+    let name = raw_name
+        .map(DisplayName::parse)
+        .transpose()
+        .map_err(HandshakeError::InvalidName)?;
     if state.shutdown.has_begun() {
         return Err(HandshakeError::ShuttingDown.into());
     }
