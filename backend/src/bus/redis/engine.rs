@@ -2,7 +2,9 @@
 //! alike (each command runs over the bus's `CommandSource`):
 //! - store-and-publish: one script call stores a message and publishes it, so ids and
 //!   delivery order agree; then, for a durable ack, a `WAIT` for replicas;
-//! - history and replay pages, read from the channel's stream;
+//! - history and replay pages, read from the channel's stream, and pages further back
+//!   (`commands::reads`);
+//! - signals, published without being stored (`commands::signals`);
 //! - presence: a sorted set of client ids per channel and one of connections per client,
 //!   scored by expiry, so a crashed instance's entries vanish after the presence TTL;
 //! - subscribing, which is the subscriber task's (see `subscriptions`).
