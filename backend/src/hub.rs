@@ -3,7 +3,10 @@
 //!
 //! Each event is serialized once per instance and the same bytes are queued for every local
 //! member. Every connection has its own bounded queue ([`Outbox`]) and writer, so a slow reader
-//! only ever slows itself.
+//! only ever slows itself. [`typing_turns`] keeps each channel's `typing` to one per client id
+//! per period.
+
+mod typing_turns;
 
 use std::{
     collections::HashMap,
@@ -12,15 +15,16 @@ use std::{
         Arc, Mutex, MutexGuard,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use actix_http::ws::CloseCode;
 use protocol::{ChannelId, ClientId, ServerFrame};
 use tokio::sync::watch;
 
+use self::typing_turns::TypingTurns;
 use crate::{
-    bus::{Bus, BusEvent, ConnKey, EventSink},
+    bus::{Bus, BusEvent, ConnKey, EventSink, Signal},
     metrics::Metrics,
     outbox::{Offered, Outbound, Outbox},
     presence_batch::PresenceBatch,
@@ -43,6 +47,8 @@ struct LocalChannel {
     /// Presence events not yet sent (see [`Hub::send_presence_batches`]); boxed, since most
     /// channels have none most of the time.
     unsent_presence: Option<Box<PresenceBatch>>,
+    /// Whose `typing` may be passed on when (see [`Hub::take_typing_turn`]).
+    typing: TypingTurns,
 }
 
 pub struct Hub {
@@ -94,6 +100,7 @@ impl Hub {
                 subscribed: bus.subscribe(channel),
                 unsent_online_count: None,
                 unsent_presence: None,
+                typing: TypingTurns::default(),
             });
         local.members.insert(id, member);
         (MemberId(id), local.subscribed.clone())
@@ -109,6 +116,23 @@ impl Hub {
                 bus.unsubscribe(channel);
             }
         }
+    }
+
+    /// Whether a `typing` of `client` may be passed on now: at most one per `every` per client
+    /// id in a channel, whichever of its connections on this instance sends it.
+    pub fn take_typing_turn(
+        &self,
+        channel: &ChannelId,
+        client: &ClientId,
+        now: Instant,
+        every: Duration,
+    ) -> bool {
+        let mut channels = self.lock();
+        let Some(local) = channels.get_mut(channel) else {
+            return false;
+        };
+        let members = local.members.len();
+        local.typing.take(client, now, every, members)
     }
 
     /// This instance's connections per channel, for refreshing their presence.
@@ -187,7 +211,20 @@ impl Hub {
     }
 
     fn offer_to_all(&self, local: &LocalChannel, outbound: &Outbound) {
+        self.offer_to_all_but(local, outbound, None);
+    }
+
+    /// Offers `outbound` to every local member but the connections of `except`.
+    fn offer_to_all_but(
+        &self,
+        local: &LocalChannel,
+        outbound: &Outbound,
+        except: Option<&ClientId>,
+    ) {
         for member in local.members.values() {
+            if except == Some(&member.client) {
+                continue;
+            }
             if let Offered::TooSlow { first_close } = member.outbox.offer(outbound.clone()) {
                 self.metrics.fanout_drop();
                 if first_close {
@@ -220,6 +257,7 @@ impl EventSink for Hub {
             event,
             client_id,
             online_count,
+            name,
         } = event
         {
             let mut channels = self.lock();
@@ -242,9 +280,12 @@ impl EventSink for Hub {
                 event,
                 client_id,
                 online_count,
+                name,
             );
             return;
         }
+        // Only a signal's sender is left out; everything else goes to every member.
+        let mut except = None;
         let frame = match event {
             BusEvent::Message(message) => {
                 let now_ms = protocol::time::now_millis();
@@ -256,11 +297,20 @@ impl EventSink for Hub {
                 event,
                 client_id,
                 online_count,
+                name,
             } => ServerFrame::Presence {
                 event,
                 client_id,
                 online_count,
+                name,
             },
+            BusEvent::Signal(Signal::Typing { client, name }) => {
+                except = Some(client.clone());
+                ServerFrame::Typing {
+                    client_id: client,
+                    name,
+                }
+            }
         };
         // Serialize outside the lock, once for every local member.
         let outbound = Outbound::frame(&frame);
@@ -268,6 +318,6 @@ impl EventSink for Hub {
         let Some(local) = channels.get(channel) else {
             return;
         };
-        self.offer_to_all(local, &outbound);
+        self.offer_to_all_but(local, &outbound, except.as_ref());
     }
 }

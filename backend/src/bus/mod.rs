@@ -14,10 +14,10 @@ pub mod embedded;
 pub mod epoch;
 pub mod redis;
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use async_trait::async_trait;
-use protocol::{ChannelId, ChatMessage, ClientId, Epoch, MessageId, PresenceEvent};
+use protocol::{ChannelId, ChatMessage, ClientId, DisplayName, Epoch, MessageId, PresenceEvent};
 use tokio::sync::watch;
 
 /// Identifies one WebSocket connection across all instances (`<instance>-<n>`), so presence
@@ -32,6 +32,19 @@ pub enum BusEvent {
         event: PresenceEvent,
         client_id: ClientId,
         online_count: u64,
+        name: Option<DisplayName>,
+    },
+    /// Something ephemeral: delivered to the members there are now, never stored.
+    Signal(Signal),
+}
+
+/// An ephemeral event a member sends its channel (see [`Bus::signal`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal {
+    /// `client` is typing; every member but its own connections hears it.
+    Typing {
+        client: ClientId,
+        name: Option<DisplayName>,
     },
 }
 
@@ -84,11 +97,22 @@ pub struct History {
     pub epoch: Epoch,
 }
 
-/// Who is in a channel right after a connection registered its presence.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who is in a channel (right after a connection registered its presence, or when asked).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Roster {
     pub online: Vec<ClientId>,
     pub online_count: u64,
+    /// The display names of those in `online` that have one.
+    pub names: BTreeMap<ClientId, DisplayName>,
+}
+
+/// A page of history further back than what a member was replayed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// Oldest first.
+    pub messages: Vec<ChatMessage>,
+    /// Whether messages older than the first of `messages` are still kept.
+    pub more: bool,
 }
 
 /// A bus operation that did not happen, or did not fully happen. The caller tells its client
@@ -129,13 +153,33 @@ pub trait Bus: Send + Sync + 'static {
     /// A `nonce` this client already used in this channel within the dedupe window means the
     /// client is retrying a send it got no ack for: nothing is stored or published again and
     /// the original message's id is returned, so a retry can never create a second message.
+    ///
+    /// `name` is the sender's display name now; it is stored with the message, so history
+    /// shows the name it was sent under.
     async fn publish(
         &self,
         channel: &ChannelId,
         client: &ClientId,
+        name: Option<&DisplayName>,
         text: &str,
         nonce: Option<&str>,
     ) -> Result<MessageId, BusError>;
+
+    /// At most `limit` of the kept messages older than `before` (the newest of them), oldest
+    /// first, for a member scrolling back. `before` need not be a kept id: ids are ordered.
+    async fn history_before(
+        &self,
+        channel: &ChannelId,
+        before: MessageId,
+        limit: usize,
+    ) -> Result<HistoryPage, BusError>;
+
+    /// Hands `signal` to the channel's members on every instance, without storing it: a
+    /// member who is not there now never hears it, and no resume replays it.
+    async fn signal(&self, channel: &ChannelId, signal: Signal) -> Result<(), BusError>;
+
+    /// Who is in the channel now, names included; changes nothing.
+    async fn presence(&self, channel: &ChannelId) -> Result<Roster, BusError>;
 
     /// The first `limit` messages a client joining with (or without) a resume position must
     /// be replayed; the rest follows page by page from [`Bus::history_after`], so a replay is
@@ -162,11 +206,13 @@ pub trait Bus: Send + Sync + 'static {
     ) -> Result<Option<Vec<ChatMessage>>, BusError>;
 
     /// Registers one connection of `client` as present, announcing a `join` if it is the
-    /// client's first connection to the channel on any instance.
+    /// client's first connection to the channel on any instance. `name` becomes the client's
+    /// display name in the roster (the newest connection's name is the one shown).
     async fn join_presence(
         &self,
         channel: &ChannelId,
         client: &ClientId,
+        name: Option<&DisplayName>,
         conn: &ConnKey,
     ) -> Result<Roster, BusError>;
 

@@ -3,7 +3,7 @@
 //! browsers, which cannot read those, a WebSocket close code with the sentence as reason.
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
-use protocol::{EpochError, IdError, MessageIdError};
+use protocol::{EpochError, IdError, MessageIdError, NameError};
 
 use crate::auth::AuthError;
 
@@ -72,6 +72,8 @@ pub enum HandshakeError {
     InvalidSince(MessageIdError),
     #[error("epoch {0}")]
     InvalidEpoch(EpochError),
+    #[error("name {0}")]
+    InvalidName(NameError),
     #[error("query string is malformed: {0}")]
     InvalidQuery(String),
     #[error("this endpoint only speaks WebSocket: {0}")]
@@ -99,6 +101,7 @@ impl HandshakeError {
             | HandshakeError::InvalidClient(_)
             | HandshakeError::InvalidSince(_)
             | HandshakeError::InvalidEpoch(_)
+            | HandshakeError::InvalidName(_)
             | HandshakeError::InvalidQuery(_) => RefusalReason::BadRequest,
             HandshakeError::NotWebSocket(_) => RefusalReason::NotWebSocket,
             HandshakeError::OriginNotAllowed(_) => RefusalReason::Origin,
@@ -116,6 +119,7 @@ impl HandshakeError {
             HandshakeError::InvalidClient(_) => "invalid_client",
             HandshakeError::InvalidSince(_) => "invalid_since",
             HandshakeError::InvalidEpoch(_) => "invalid_epoch",
+            HandshakeError::InvalidName(_) => "invalid_name",
             HandshakeError::InvalidQuery(_) => "invalid_query",
             HandshakeError::NotWebSocket(_) => "not_websocket",
             HandshakeError::OriginNotAllowed(_) => "origin_not_allowed",
@@ -141,6 +145,7 @@ impl HandshakeError {
             | HandshakeError::InvalidClient(_)
             | HandshakeError::InvalidSince(_)
             | HandshakeError::InvalidEpoch(_)
+            | HandshakeError::InvalidName(_)
             | HandshakeError::InvalidQuery(_) => Some(4400),
             HandshakeError::Unauthorized(AuthError::ChannelNotGranted) => Some(4403),
             HandshakeError::Unauthorized(_) => Some(4401),

@@ -1,8 +1,8 @@
-//! `GET /ws/{channel}/{client}?since={id}`: everything about a connection that can be refused
-//! is checked here, before the session starts, so a bad request gets an HTTP status and a
-//! JSON body — or, from a browser (a request with an `Origin`), which cannot read those, a
-//! close code and reason right after the upgrade ([`super::refusal`]) — instead of a socket
-//! that closes for no visible reason.
+//! `GET /ws/{channel}/{client}?since={id}&name={name}`: everything about a connection that
+//! can be refused is checked here, before the session starts, so a bad request gets an HTTP
+//! status and a JSON body — or, from a browser (a request with an `Origin`), which cannot
+//! read those, a close code and reason right after the upgrade ([`super::refusal`]) —
+//! instead of a socket that closes for no visible reason.
 //!
 //! Upgrade requests never reach the app's router: the HTTP server hands them, with their
 //! socket, to [`upgrade`], which answers `101` and gives the socket to the session. A plain
@@ -24,7 +24,7 @@ use actix_web::{
 };
 use bytes::Bytes;
 use futures_util::SinkExt;
-use protocol::{ChannelId, ClientId, Epoch, MessageId};
+use protocol::{ChannelId, ClientId, DisplayName, Epoch, MessageId};
 
 use super::{handshake_error::HandshakeError, refusal};
 use crate::{
@@ -199,6 +199,9 @@ fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Re
             return Err(HandshakeError::OriginNotAllowed(origin.to_owned()).into());
         }
     }
+    // The display name: the query's, unless tokens are required (below). Absent is no name;
+    // present but invalid is refused.
+    let mut raw_name = query.get("name").cloned();
     let mut token_expires = None;
     if let Some(authority) = &state.settings.access.auth {
         let token = query
@@ -210,13 +213,22 @@ fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Re
             .verify_now(token, &client, &channel)
             .map_err(HandshakeError::Unauthorized)?;
         token_expires = Some(authority.holds_until(&claims));
+        // With tokens, the name is the token's: a client cannot call itself what its token
+        // does not say.
+        raw_name = claims.name;
     }
+    let name = raw_name
+        .as_deref()
+        .map(DisplayName::parse)
+        .transpose()
+        .map_err(HandshakeError::InvalidName)?;
     if state.shutdown.has_begun() {
         return Err(HandshakeError::ShuttingDown.into());
     }
     Ok(session::Request {
         channel,
         client,
+        name,
         since,
         epoch,
         token_expires,

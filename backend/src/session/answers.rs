@@ -1,13 +1,27 @@
 //! What the server answers to each of the client's frames: a `send` is rate limited, then
-//! published and acknowledged once stored; a `refresh` moves the connection's token expiry
-//! on; a `ping` is answered with a `pong`; anything the client got wrong is answered with an
-//! error frame, counted by its code.
+//! published and acknowledged once stored; a `history` is answered with the page before its
+//! `before`; a `typing` is passed on to the channel (at most one per [`TYPING_EVERY`]) and
+//! not answered; a `refresh` moves the connection's token expiry on; a `ping` is answered
+//! with a `pong`; anything the client got wrong is answered with an error frame, counted by
+//! its code.
 
-use protocol::{ClientFrame, ErrorCode, ServerFrame};
+use std::time::Duration;
+
+use protocol::{ClientFrame, ErrorCode, MessageId, ServerFrame};
 use tokio::time::Instant;
 
 use super::Request;
-use crate::{bus::BusError, outbox::Outbound, rate_limit::SendBudget, state::AppState};
+use crate::{
+    bus::{BusError, Signal},
+    outbox::Outbound,
+    rate_limit::SendBudget,
+    state::AppState,
+};
+
+/// A client id's `typing` frames are passed on at most this often (per instance, whichever of
+/// its connections sends them); those in between are dropped without an answer (clients show
+/// one for a few seconds after the last).
+pub const TYPING_EVERY: Duration = Duration::from_secs(2);
 
 pub struct Answers<'a> {
     state: &'a AppState,
@@ -74,13 +88,64 @@ impl<'a> Answers<'a> {
         }
     }
 
-    /// Handles one client text frame and returns the frame to answer it with.
-    pub async fn for_text(&mut self, text: &str) -> Outbound {
+    /// The page of history before `before`.
+    async fn history(&self, before: MessageId, limit: usize, nonce: Option<String>) -> ServerFrame {
+        let channel = &self.request.channel;
+        match self.state.bus.history_before(channel, before, limit).await {
+            Ok(page) => ServerFrame::History {
+                messages: page.messages,
+                more: page.more,
+                nonce,
+            },
+            Err(e) => {
+                log::warn!(channel:% = channel, error:% = e; "A history page could not be read.");
+                ServerFrame::Error {
+                    code: ErrorCode::Unavailable,
+                    message: "history could not be read; ask again".into(),
+                    nonce,
+                }
+            }
+        }
+    }
+
+    /// Passes a `typing` on, unless the client id's last one was less than [`TYPING_EVERY`]
+    /// ago.
+    async fn typing(&self) {
+        let (channel, client) = (&self.request.channel, &self.request.client);
+        let now = std::time::Instant::now();
+        if !self
+            .state
+            .hub
+            .take_typing_turn(channel, client, now, TYPING_EVERY)
+        {
+            return;
+        }
+        let signal = Signal::Typing {
+            client: self.request.client.clone(),
+            name: self.request.name.clone(),
+        };
+        if let Err(e) = self.state.bus.signal(&self.request.channel, signal).await {
+            // Ephemeral: the next keystroke sends another.
+            log::debug!(channel:% = self.request.channel, error:% = e; "A typing signal was lost.");
+        }
+    }
+
+    /// Handles one client text frame and returns the frame to answer it with, if any.
+    pub async fn for_text(&mut self, text: &str) -> Option<Outbound> {
         let (state, request) = (self.state, self.request);
         let reply = match ClientFrame::parse(text, &state.settings.limits.message) {
             Err(refused) => refused.into(),
             Ok(ClientFrame::Ping { nonce }) => ServerFrame::Pong { nonce },
             Ok(ClientFrame::Refresh { token, nonce }) => self.refresh(&token, nonce),
+            Ok(ClientFrame::Typing) => {
+                self.typing().await;
+                return None;
+            }
+            Ok(ClientFrame::History {
+                before,
+                limit,
+                nonce,
+            }) => self.history(before, limit, nonce).await,
             Ok(ClientFrame::Send { nonce, .. }) if !self.sends.try_take(Instant::now()) => {
                 ServerFrame::Error {
                     code: ErrorCode::RateLimited,
@@ -96,6 +161,7 @@ impl<'a> Answers<'a> {
                 .publish(
                     &request.channel,
                     &request.client,
+                    request.name.as_ref(),
                     &message,
                     nonce.as_deref(),
                 )
@@ -125,6 +191,6 @@ impl<'a> Answers<'a> {
             ServerFrame::Error { code, .. } => self.state.metrics.error(*code),
             _ => {}
         }
-        Outbound::frame(&reply)
+        Some(Outbound::frame(&reply))
     }
 }

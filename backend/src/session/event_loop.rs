@@ -90,8 +90,10 @@ impl<'a> EventLoop<'a> {
                 frame = self.incoming.recv() => match frame {
                     None => break,
                     Some(Ok(Incoming::Text(text))) => {
-                        let reply = self.answers.for_text(&text).await;
-                        if self.outbox.send(reply).await.is_err() {
+                        // A `typing` has no answer.
+                        if let Some(reply) = self.answers.for_text(&text).await
+                            && self.outbox.send(reply).await.is_err()
+                        {
                             break;
                         }
                     }

@@ -47,6 +47,7 @@ pub fn greeting(instance: &str, request: &Request, roster: Roster, history: &His
         client_id: request.client.clone(),
         online: roster.online,
         online_count: roster.online_count,
+        names: roster.names,
         recovered: history.recovered,
         epoch: Some(history.epoch.clone()),
         instance: instance.to_owned(),

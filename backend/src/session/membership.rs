@@ -56,7 +56,12 @@ impl Membership {
     ) -> Result<Roster, BusError> {
         let roster = state
             .bus
-            .join_presence(&request.channel, &request.client, &self.conn_key)
+            .join_presence(
+                &request.channel,
+                &request.client,
+                request.name.as_ref(),
+                &self.conn_key,
+            )
             .await?;
         self.present = true;
         Ok(roster)

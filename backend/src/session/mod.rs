@@ -27,7 +27,7 @@ use std::{sync::Arc, time::Duration};
 use actix_http::ws::CloseCode;
 use actix_web::rt::net::TcpStream;
 use bytes::Bytes;
-use protocol::{ChannelId, ClientId, Epoch, MessageId, frames::MAX_FRAME_BYTES};
+use protocol::{ChannelId, ClientId, DisplayName, Epoch, MessageId, frames::MAX_FRAME_BYTES};
 use tokio::net::tcp::OwnedReadHalf;
 
 use self::{
@@ -51,6 +51,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct Request {
     pub channel: ChannelId,
     pub client: ClientId,
+    /// The display name the connection speaks under, when it has one.
+    pub name: Option<DisplayName>,
     pub since: Option<MessageId>,
     /// The history incarnation `since` belongs to, when the client sent one.
     pub epoch: Option<Epoch>,

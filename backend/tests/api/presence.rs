@@ -33,6 +33,7 @@ async fn next_presence(client: &mut Client) -> (PresenceEvent, String, u64) {
             event,
             client_id,
             online_count,
+            ..
         } = client.next().await
         {
             return (event, client_id.to_string(), online_count);
@@ -129,6 +130,7 @@ async fn listen(
                 event,
                 client_id,
                 online_count,
+                ..
             } => heard
                 .presence
                 .push((event, client_id.to_string(), online_count)),
@@ -233,6 +235,7 @@ async fn join_leave_churn_reaches_members_coalesced(engine: Engine) {
             event,
             client_id,
             online_count,
+            ..
         } = frame
         {
             frames += 1;

@@ -1,13 +1,16 @@
 //! Every frame of protocol v1. All frames are JSON text frames with a `type` field.
 //!
-//! Client frames are parsed leniently enough to answer precisely: a frame that is JSON but
-//! wrong still yields its `nonce` (when it has a usable one), so the error can name the send
-//! it refers to and the client can tell which of its pending messages failed.
+//! Client frames are parsed ([`parse`]) leniently enough to answer precisely: a frame that is
+//! JSON but wrong still yields its `nonce` (when it has a usable one), so the error can name
+//! the send it refers to and the client can tell which of its pending messages failed.
+
+mod parse;
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use crate::{ChannelId, ClientId, Epoch, MessageId};
+use crate::{ChannelId, ClientId, DisplayName, Epoch, MessageId};
 
 /// Largest WebSocket message (after reassembling fragments) a server reads; larger ones are
 /// closed with 1009 (message too big).
@@ -21,6 +24,10 @@ pub const DEFAULT_MAX_MESSAGE_CHARS: usize = 4096;
 /// Longest part of a client's input an `error` frame quotes back, in characters: a reply
 /// must never grow with what the client sent.
 pub const MAX_ECHO_CHARS: usize = 64;
+/// Messages in a `history` answer when the client names no `limit`.
+pub const DEFAULT_HISTORY_PAGE: usize = 50;
+/// Most messages a `history` frame may ask for.
+pub const MAX_HISTORY_PAGE: usize = 100;
 
 /// A message as stored in a channel's history and delivered to its members.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +39,9 @@ pub struct ChatMessage {
     /// RFC 3339 UTC with milliseconds, the instant the message was accepted.
     pub time: String,
     pub message: String,
+    /// The sender's display name when it sent the message; absent when it had none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<DisplayName>,
 }
 
 /// Whether a client id's first connection to a channel opened or its last one closed.
@@ -76,6 +86,9 @@ pub enum ServerFrame {
         /// At most [`MAX_WELCOME_ONLINE`] client ids present in the channel, this one included.
         online: Vec<ClientId>,
         online_count: u64,
+        /// The display names of those in `online` that have one.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        names: BTreeMap<ClientId, DisplayName>,
         /// True when the connection resumed with `since` and nothing after it was lost.
         recovered: bool,
         /// The incarnation of the channel's history the replayed and live messages belong
@@ -96,6 +109,9 @@ pub enum ServerFrame {
         event: PresenceEvent,
         client_id: ClientId,
         online_count: u64,
+        /// The client's display name, when it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<DisplayName>,
     },
     /// How many are present, instead of each `presence` event, in a channel too large for
     /// every join and leave to be worth a frame to every member.
@@ -112,6 +128,20 @@ pub enum ServerFrame {
     Pong {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
+    },
+    /// The answer to a client's `history`: the messages right before its `before`, oldest
+    /// first, and whether older ones are still kept.
+    History {
+        messages: Vec<ChatMessage>,
+        more: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+    },
+    /// Another member is typing. Never stored; clients show it for a few seconds.
+    Typing {
+        client_id: ClientId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<DisplayName>,
     },
     /// The answer to a `refresh` whose token was accepted: the connection now lasts until
     /// `expires_at` (Unix seconds) unless refreshed again.
@@ -155,6 +185,15 @@ pub enum ClientFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
     },
+    /// Asks for up to `limit` messages older than `before` (a page further back).
+    History {
+        before: MessageId,
+        limit: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+    },
+    /// The client is typing; forwarded to the channel's other members, never stored.
+    Typing,
 }
 
 /// Longest token a `refresh` may carry, in bytes.
@@ -203,170 +242,37 @@ impl From<FrameError> for ServerFrame {
     }
 }
 
-impl ClientFrame {
-    /// Parses and validates one client text frame.
-    pub fn parse(text: &str, limits: &MessageLimits) -> Result<ClientFrame, FrameError> {
-        let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(text) else {
-            return Err(FrameError::bad(
-                "a frame must be a JSON object with a \"type\" field",
-                None,
-            ));
-        };
-        let nonce = take_nonce(&mut fields)?;
-        match fields.get("type") {
-            Some(Value::String(kind)) if kind == "send" => {}
-            Some(Value::String(kind)) if kind == "ping" => return Ok(ClientFrame::Ping { nonce }),
-            Some(Value::String(kind)) if kind == "refresh" => {
-                return match fields.remove("token") {
-                    Some(Value::String(token)) if token.len() <= MAX_TOKEN_BYTES => {
-                        Ok(ClientFrame::Refresh { token, nonce })
-                    }
-                    _ => Err(FrameError::bad(
-                        format!(
-                            "refresh needs a string field \"token\" of at most {MAX_TOKEN_BYTES} bytes"
-                        ),
-                        nonce,
-                    )),
-                };
-            }
-            Some(Value::String(kind)) => {
-                return Err(FrameError::bad(
-                    format!("unknown frame type {}", quote(kind)),
-                    nonce,
-                ));
-            }
-            _ => return Err(FrameError::bad("missing string field \"type\"", nonce)),
-        }
-        let message = match fields.remove("message") {
-            Some(Value::String(message)) => message,
-            _ => return Err(FrameError::bad("missing string field \"message\"", nonce)),
-        };
-        if message.is_empty() {
-            return Err(FrameError::bad("message must not be empty", nonce));
-        }
-        let chars = message.chars().count();
-        if chars > limits.max_chars {
-            return Err(FrameError {
-                code: ErrorCode::TooLarge,
-                message: format!(
-                    "message has {chars} characters, the limit is {}",
-                    limits.max_chars
-                ),
-                nonce,
-            });
-        }
-        Ok(ClientFrame::Send { message, nonce })
-    }
-}
-
-/// `text` quoted for an error message, cut to [`MAX_ECHO_CHARS`] characters (marked `…`).
-fn quote(text: &str) -> String {
-    match text.char_indices().nth(MAX_ECHO_CHARS) {
-        None => format!("{text:?}"),
-        Some((end, _)) => format!("{:?}…", &text[..end]),
-    }
-}
-
-/// Extracts a usable nonce. One that is present but unusable is itself a `bad_frame`, and is
-/// not echoed back (it may be huge or not a string).
-fn take_nonce(fields: &mut Map<String, Value>) -> Result<Option<String>, FrameError> {
-    match fields.remove("nonce") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(n)) if n.chars().count() <= MAX_NONCE_CHARS => Ok(Some(n)),
-        Some(_) => Err(FrameError::bad(
-            format!("nonce must be a string of at most {MAX_NONCE_CHARS} characters"),
-            None,
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
-    fn limits() -> MessageLimits {
-        MessageLimits { max_chars: 10 }
-    }
-
     #[test]
-    fn parses_a_send_with_and_without_nonce() {
-        assert_eq!(
-            ClientFrame::parse(r#"{"type":"send","message":"hi","nonce":"n-1"}"#, &limits()),
-            Ok(ClientFrame::Send {
-                message: "hi".into(),
-                nonce: Some("n-1".into())
-            })
-        );
-        assert_eq!(
-            ClientFrame::parse(r#"{"type":"send","message":"hi","extra":1}"#, &limits()),
-            Ok(ClientFrame::Send {
-                message: "hi".into(),
-                nonce: None
-            })
-        );
-    }
-
-    #[test]
-    fn client_frames_round_trip() {
-        let frame = ClientFrame::Send {
-            message: "héllo 👋".into(),
-            nonce: Some("n".into()),
+    fn named_frames_have_the_documented_shape() {
+        let typing = ServerFrame::Typing {
+            client_id: ClientId::parse("lei").unwrap(),
+            name: Some(DisplayName::parse("李雷").unwrap()),
         };
-        let text = serde_json::to_string(&frame).unwrap();
-        assert_eq!(ClientFrame::parse(&text, &limits()), Ok(frame));
-    }
-
-    #[test]
-    fn counts_characters_not_bytes() {
-        assert!(
-            ClientFrame::parse(
-                r#"{"type":"send","message":"👋👋👋👋👋👋👋👋👋👋"}"#,
-                &limits()
-            )
-            .is_ok()
+        assert_eq!(
+            serde_json::from_str::<Value>(&typing.to_json()).unwrap(),
+            serde_json::json!({"type":"typing","client_id":"lei","name":"李雷"})
         );
-        let err = ClientFrame::parse(
-            r#"{"type":"send","message":"12345678901","nonce":"big"}"#,
-            &limits(),
+        let page = ServerFrame::History {
+            messages: vec![],
+            more: false,
+            nonce: Some("h".into()),
+        };
+        assert_eq!(
+            serde_json::from_str::<Value>(&page.to_json()).unwrap(),
+            serde_json::json!({"type":"history","messages":[],"more":false,"nonce":"h"})
+        );
+        // Frames without names read as before, and older servers' frames still parse.
+        let presence: ServerFrame = serde_json::from_str(
+            r#"{"type":"presence","event":"join","client_id":"a","online_count":1}"#,
         )
-        .unwrap_err();
-        assert_eq!(err.code, ErrorCode::TooLarge);
-        assert_eq!(err.nonce.as_deref(), Some("big"));
-    }
-
-    #[test]
-    fn rejects_bad_frames_echoing_a_usable_nonce() {
-        let cases = [
-            ("not json", None),
-            ("[1,2]", None),
-            (r#"{"message":"x","nonce":"a"}"#, Some("a")),
-            (r#"{"type":"shout","message":"x","nonce":"b"}"#, Some("b")),
-            (r#"{"type":"send","nonce":"c"}"#, Some("c")),
-            (r#"{"type":"send","message":7,"nonce":"d"}"#, Some("d")),
-            (r#"{"type":"send","message":"","nonce":"e"}"#, Some("e")),
-            (r#"{"type":"send","message":"x","nonce":5}"#, None),
-        ];
-        for (text, nonce) in cases {
-            let err = ClientFrame::parse(text, &limits()).unwrap_err();
-            assert_eq!(err.code, ErrorCode::BadFrame, "{text}");
-            assert_eq!(err.nonce.as_deref(), nonce, "{text}");
-        }
-        let long_nonce = format!(
-            r#"{{"type":"send","message":"x","nonce":"{}"}}"#,
-            "n".repeat(MAX_NONCE_CHARS + 1)
-        );
-        let err = ClientFrame::parse(&long_nonce, &limits()).unwrap_err();
-        assert_eq!((err.code, err.nonce), (ErrorCode::BadFrame, None));
-    }
-
-    #[test]
-    fn an_unknown_type_is_quoted_back_cut_short() {
-        let err = ClientFrame::parse(r#"{"type":"shout"}"#, &limits()).unwrap_err();
-        assert_eq!(err.message, r#"unknown frame type "shout""#);
-        let long = format!(r#"{{"type":"{}"}}"#, "\\u0001".repeat(10_000));
-        let err = ClientFrame::parse(&long, &limits()).unwrap_err();
-        let quoted = r#"\u{1}"#.repeat(MAX_ECHO_CHARS);
-        assert_eq!(err.message, format!(r#"unknown frame type "{quoted}"…"#));
+        .unwrap();
+        assert!(matches!(presence, ServerFrame::Presence { name: None, .. }));
     }
 
     #[test]
@@ -377,6 +283,7 @@ mod tests {
             client_id: ClientId::parse("alice").unwrap(),
             time: "2023-11-14T22:13:20.000Z".into(),
             message: "<b>hi</b>".into(),
+            name: None,
         };
         let json: Value =
             serde_json::from_str(&ServerFrame::Message(msg.clone()).to_json()).unwrap();
@@ -435,6 +342,10 @@ mod tests {
                 client_id: ClientId::parse("bob").unwrap(),
                 online: vec![ClientId::parse("bob").unwrap()],
                 online_count: 1,
+                names: BTreeMap::from([(
+                    ClientId::parse("bob").unwrap(),
+                    DisplayName::parse("Bob").unwrap(),
+                )]),
                 recovered: false,
                 epoch: Some(Epoch::parse("e1").unwrap()),
                 instance: "rev-1-0a1b2c3d".into(),
@@ -443,8 +354,21 @@ mod tests {
                 event: PresenceEvent::Leave,
                 client_id: ClientId::parse("bob").unwrap(),
                 online_count: 0,
+                name: Some(DisplayName::parse("李雷").unwrap()),
             },
             ServerFrame::Online { online_count: 101 },
+            ServerFrame::History {
+                messages: vec![ChatMessage {
+                    id: MessageId::new(3, 1),
+                    channel_id: ChannelId::parse("room").unwrap(),
+                    client_id: ClientId::parse("zoe").unwrap(),
+                    time: "1970-01-01T00:00:00.003Z".into(),
+                    message: "hi".into(),
+                    name: Some(DisplayName::parse("Zoë Smith").unwrap()),
+                }],
+                more: true,
+                nonce: None,
+            },
             ServerFrame::Error {
                 code: ErrorCode::TooLarge,
                 message: "too long".into(),

@@ -8,6 +8,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// Display names are not ids (any Unicode text); they live beside them.
+pub use crate::display_name::{DisplayName, NameError};
+
 /// The longest id accepted, in characters (all allowed characters are one byte).
 pub const MAX_ID_LEN: usize = 64;
 

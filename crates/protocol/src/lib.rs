@@ -4,6 +4,7 @@
 //! drift apart. Nothing in this crate does I/O: it parses, validates and serializes.
 //!
 //! - [`ids`]: channel and client ids, validated once at the edge.
+//! - [`display_name`]: the names people show next to their client id.
 //! - [`message_id`]: the ordered message id (a Redis Stream entry id) used for resume.
 //! - [`epoch`]: which incarnation of a channel's history a resume position belongs to.
 //! - [`frames`]: every frame a client sends and a server sends, and the limits on them.
@@ -11,12 +12,14 @@
 //!
 //! The public contract these types implement is written down in `docs/PROTOCOL.md`.
 
+pub mod display_name;
 pub mod epoch;
 pub mod frames;
 pub mod ids;
 pub mod message_id;
 pub mod time;
 
+pub use display_name::{DisplayName, NameError};
 pub use epoch::{Epoch, EpochError};
 pub use frames::{
     ChatMessage, ClientFrame, ErrorCode, FrameError, MessageLimits, PresenceEvent, ServerFrame,

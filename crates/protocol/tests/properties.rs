@@ -4,8 +4,11 @@
 
 use proptest::prelude::*;
 use protocol::{
-    ChannelId, ClientFrame, ClientId, Epoch, ErrorCode, MessageId, MessageLimits,
-    epoch::MAX_EPOCH_CHARS, frames::MAX_NONCE_CHARS, ids::MAX_ID_LEN,
+    ChannelId, ClientFrame, ClientId, DisplayName, Epoch, ErrorCode, MessageId, MessageLimits,
+    display_name::MAX_NAME_CHARS,
+    epoch::MAX_EPOCH_CHARS,
+    frames::{MAX_HISTORY_PAGE, MAX_NONCE_CHARS},
+    ids::MAX_ID_LEN,
 };
 
 const LIMITS: MessageLimits = MessageLimits { max_chars: 100 };
@@ -79,5 +82,37 @@ proptest! {
         let (x, y) = (MessageId::new(a.0, a.1), MessageId::new(b.0, b.1));
         prop_assert_eq!(x.to_string().parse::<MessageId>(), Ok(x));
         prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+    }
+
+    #[test]
+    fn names_are_normalised_once_and_for_all(raw in any::<String>()) {
+        if let Ok(name) = DisplayName::parse(&raw) {
+            let chars = name.as_str().chars().count();
+            prop_assert!((1..=MAX_NAME_CHARS).contains(&chars));
+            prop_assert!(!name.as_str().chars().any(char::is_control));
+            // What was accepted reads back as itself: parsing is idempotent.
+            prop_assert_eq!(DisplayName::parse(name.as_str()), Ok(name.clone()));
+            let json = serde_json::to_string(&name).unwrap();
+            prop_assert_eq!(serde_json::from_str::<DisplayName>(&json).unwrap(), name);
+        }
+    }
+
+    #[test]
+    fn visible_text_without_controls_is_a_name(raw in "[\\p{L}\\p{N}\\p{P}][\\p{L}\\p{N}\\p{P} ]{0,40}") {
+        // Letters drawn as nothing (Hangul fillers) are letters too; alone they are refused.
+        let blank = |c: char| matches!(u32::from(c), 0x115F | 0x1160 | 0x3164 | 0xFFA0);
+        prop_assume!(!raw.chars().all(|c| blank(c) || c == ' '));
+        prop_assert!(DisplayName::parse(&raw).is_ok(), "{:?}", raw);
+    }
+
+    #[test]
+    fn history_frames_round_trip(
+        before in (any::<u64>(), any::<u64>()),
+        limit in 1..=MAX_HISTORY_PAGE,
+        nonce in prop::option::of("[a-z0-9-]{0,64}"),
+    ) {
+        let frame = ClientFrame::History { before: MessageId::new(before.0, before.1), limit, nonce };
+        let text = serde_json::to_string(&frame).unwrap();
+        prop_assert_eq!(ClientFrame::parse(&text, &LIMITS), Ok(frame));
     }
 }

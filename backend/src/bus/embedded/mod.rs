@@ -18,13 +18,15 @@ use std::{
 
 use async_trait::async_trait;
 use protocol::{
-    ChannelId, ChatMessage, ClientId, Epoch, MessageId, PresenceEvent, time::rfc3339_millis,
+    ChannelId, ChatMessage, ClientId, DisplayName, Epoch, MessageId, PresenceEvent,
+    time::rfc3339_millis,
 };
 use tokio::sync::watch;
 
-use self::channel::{ChannelState, SeenNonce, after, roster};
+use self::channel::{ChannelState, after, before, roster};
 use super::{
-    Bus, BusError, BusEvent, ChannelPolicy, ConnKey, EventSink, History, Resume, Roster,
+    Bus, BusError, BusEvent, ChannelPolicy, ConnKey, EventSink, History, HistoryPage, Resume,
+    Roster, Signal,
     epoch::{self, Incarnation},
 };
 
@@ -118,6 +120,7 @@ impl Bus for EmbeddedBus {
         &self,
         channel: &ChannelId,
         client: &ClientId,
+        name: Option<&DisplayName>,
         text: &str,
         nonce: Option<&str>,
     ) -> Result<MessageId, BusError> {
@@ -127,13 +130,8 @@ impl Bus for EmbeddedBus {
             .or_insert_with(ChannelState::new);
         let now = Instant::now();
         state.touched = now;
-        if let Some(nonce) = nonce {
-            let key = (client.clone(), nonce.to_owned());
-            if let Some(seen) = state.nonces.get(&key)
-                && seen.expires > now
-            {
-                return Ok(seen.id);
-            }
+        if let Some(original) = nonce.and_then(|nonce| state.seen(client, nonce, now)) {
+            return Ok(original);
         }
         let id = state.last_id.next_after(protocol::time::now_millis());
         state.last_id = id;
@@ -143,28 +141,13 @@ impl Bus for EmbeddedBus {
             client_id: client.clone(),
             time: rfc3339_millis(id.millis),
             message: text.to_owned(),
+            name: name.cloned(),
         };
         state.log.push_back(message.clone());
         if let Some(nonce) = nonce {
-            // Forget expired nonces whenever the map has doubled since the last sweep, so
-            // the cost stays constant per send.
-            if state.nonces.len() >= 2 * state.nonces_after_sweep.max(64) {
-                state.nonces.retain(|_, seen| seen.expires > now);
-                state.nonces_after_sweep = state.nonces.len();
-            }
-            state.nonces.insert(
-                (client.clone(), nonce.to_owned()),
-                SeenNonce {
-                    id,
-                    expires: now + self.policy.dedupe_window,
-                },
-            );
+            state.remember(client, nonce, id, now, now + self.policy.dedupe_window);
         }
-        while state.log.len() > self.policy.history_max {
-            if let Some(trimmed) = state.log.pop_front() {
-                state.max_trimmed = trimmed.id;
-            }
-        }
+        state.trim(self.policy.history_max);
         self.sink.deliver(channel, BusEvent::Message(message));
         Ok(id)
     }
@@ -218,10 +201,36 @@ impl Bus for EmbeddedBus {
             .map(|state| self::after(state, after, limit)))
     }
 
+    async fn history_before(
+        &self,
+        channel: &ChannelId,
+        before: MessageId,
+        limit: usize,
+    ) -> Result<HistoryPage, BusError> {
+        let channels = self.lock();
+        Ok(channels
+            .get(channel)
+            .map(|state| self::before(state, before, limit))
+            .unwrap_or_default())
+    }
+
+    async fn signal(&self, channel: &ChannelId, signal: Signal) -> Result<(), BusError> {
+        // Under the lock, like every other event, so it cannot overtake one.
+        let _channels = self.lock();
+        self.sink.deliver(channel, BusEvent::Signal(signal));
+        Ok(())
+    }
+
+    async fn presence(&self, channel: &ChannelId) -> Result<Roster, BusError> {
+        let channels = self.lock();
+        Ok(channels.get(channel).map(roster).unwrap_or_default())
+    }
+
     async fn join_presence(
         &self,
         channel: &ChannelId,
         client: &ClientId,
+        name: Option<&DisplayName>,
         conn: &ConnKey,
     ) -> Result<Roster, BusError> {
         let mut channels = self.lock();
@@ -232,6 +241,10 @@ impl Bus for EmbeddedBus {
         let conns = state.present.entry(client.clone()).or_default();
         let first = conns.is_empty();
         conns.insert(conn.clone());
+        match name {
+            Some(name) => state.names.insert(client.clone(), name.clone()),
+            None => state.names.remove(client),
+        };
         let roster = roster(state);
         if first {
             self.sink.deliver(
@@ -240,6 +253,7 @@ impl Bus for EmbeddedBus {
                     event: PresenceEvent::Join,
                     client_id: client.clone(),
                     online_count: roster.online_count,
+                    name: name.cloned(),
                 },
             );
         }
@@ -264,12 +278,14 @@ impl Bus for EmbeddedBus {
         conns.remove(conn);
         if conns.is_empty() {
             state.present.remove(client);
+            let name = state.names.remove(client);
             self.sink.deliver(
                 channel,
                 BusEvent::Presence {
                     event: PresenceEvent::Leave,
                     client_id: client.clone(),
                     online_count: state.present.len() as u64,
+                    name,
                 },
             );
         }

@@ -2,21 +2,28 @@
 //! alike (each command runs over the bus's `CommandSource`):
 //! - store-and-publish: one script call stores a message and publishes it, so ids and
 //!   delivery order agree; then, for a durable ack, a `WAIT` for replicas;
-//! - history and replay pages, read from the channel's stream;
+//! - history and replay pages, read from the channel's stream, and pages further back
+//!   (`commands::reads`);
+//! - signals, published without being stored (`commands::signals`);
 //! - presence: a sorted set of client ids per channel and one of connections per client,
 //!   scored by expiry, so a crashed instance's entries vanish after the presence TTL;
 //! - subscribing, which is the subscriber task's (see `subscriptions`).
 
 use async_trait::async_trait;
-use protocol::{ChannelId, ChatMessage, ClientId, Epoch, MessageId, frames::MAX_WELCOME_ONLINE};
+use protocol::{
+    ChannelId, ChatMessage, ClientId, DisplayName, Epoch, MessageId, frames::MAX_WELCOME_ONLINE,
+};
 use tokio::sync::watch;
 
 use super::{
     RedisBus,
-    commands::{Entry, message_from_entry, parse_epoch, parse_id},
+    commands::{
+        Entry, message_from_entry, parse_epoch, parse_id,
+        reads::{RosterReply, roster},
+    },
     keys::ChannelKeys,
 };
-use crate::bus::{Bus, BusError, ConnKey, History, Resume, Roster, epoch};
+use crate::bus::{Bus, BusError, ConnKey, History, HistoryPage, Resume, Roster, Signal, epoch};
 
 #[async_trait]
 impl Bus for RedisBus {
@@ -32,9 +39,11 @@ impl Bus for RedisBus {
         &self,
         channel: &ChannelId,
         client: &ClientId,
+        name: Option<&DisplayName>,
         text: &str,
         nonce: Option<&str>,
     ) -> Result<MessageId, BusError> {
+        let name = name.map_or("", DisplayName::as_str);
         let keys = &ChannelKeys::new(channel);
         let (id, wanted, confirmed): (String, usize, usize) = self
             .with_connection(Some(&keys.log()), |mut c| async move {
@@ -50,6 +59,7 @@ impl Bus for RedisBus {
                     .arg(self.policy.dedupe_window.as_millis() as u64)
                     .arg(epoch::mint().as_str())
                     .arg(self.channel_ttl_ms())
+                    .arg(name)
                     .invoke_async(&mut c)
                     .await?;
                 // From here on the message is stored and published: whatever happens to the
@@ -145,14 +155,33 @@ impl Bus for RedisBus {
             .transpose()
     }
 
+    async fn history_before(
+        &self,
+        channel: &ChannelId,
+        before: MessageId,
+        limit: usize,
+    ) -> Result<HistoryPage, BusError> {
+        self.page_before(channel, before, limit).await
+    }
+
+    async fn signal(&self, channel: &ChannelId, signal: Signal) -> Result<(), BusError> {
+        self.publish_signal(channel, &signal).await
+    }
+
+    async fn presence(&self, channel: &ChannelId) -> Result<Roster, BusError> {
+        self.roster_now(channel).await
+    }
+
     async fn join_presence(
         &self,
         channel: &ChannelId,
         client: &ClientId,
+        name: Option<&DisplayName>,
         conn: &ConnKey,
     ) -> Result<Roster, BusError> {
         let keys = &ChannelKeys::new(channel);
-        let (online_count, online): (u64, Vec<String>) = self
+        let name = name.map_or("", DisplayName::as_str);
+        let reply: RosterReply = self
             .with_connection(Some(&keys.log()), |mut c| async move {
                 self.scripts
                     .presence_join
@@ -164,17 +193,12 @@ impl Bus for RedisBus {
                     .arg(keys.events())
                     .arg(MAX_WELCOME_ONLINE)
                     .arg(keys.connections_prefix())
+                    .arg(name)
                     .invoke_async(&mut c)
                     .await
             })
             .await?;
-        Ok(Roster {
-            online: online
-                .iter()
-                .filter_map(|id| ClientId::parse(id).ok())
-                .collect(),
-            online_count,
-        })
+        Ok(roster(reply))
     }
 
     async fn leave_presence(

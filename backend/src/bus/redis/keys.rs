@@ -33,6 +33,14 @@ impl ChannelKeys {
         format!("{}:online", self.tag)
     }
 
+    /// Hash of present client ids' display names. The presence scripts derive it from
+    /// `online` (`:online` → `:names`), so the two are always side by side; named here for
+    /// the test that holds them to it.
+    #[cfg(test)]
+    pub fn names(&self) -> String {
+        format!("{}:names", self.tag)
+    }
+
     /// Sorted set of one client's open connections, scored by when each expires.
     pub fn connections(&self, client: &ClientId) -> String {
         format!("{}{client}", self.connections_prefix())
@@ -73,12 +81,22 @@ mod tests {
         for name in [
             keys.log(),
             keys.online(),
+            keys.names(),
             keys.connections(&client),
             keys.nonce(&client, "n:{x}"),
             keys.events(),
         ] {
             assert!(name.starts_with("{chat:room-1}:"), "{name}");
         }
+    }
+
+    #[test]
+    fn names_sit_where_the_presence_scripts_look_for_them() {
+        let keys = ChannelKeys::new(&ChannelId::parse("room").unwrap());
+        assert_eq!(
+            keys.online().strip_suffix(":online"),
+            keys.names().strip_suffix(":names")
+        );
     }
 
     #[test]

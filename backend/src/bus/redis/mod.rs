@@ -7,7 +7,9 @@
 //! - Each instance holds its own pub/sub connection(s), subscribed to a channel only while
 //!   it has local members there, and command connections (a pool, or one per primary).
 //! - Presence is a sorted set per channel scored by expiry; instances refresh their own
-//!   connections, so a crashed instance's entries vanish after the presence TTL.
+//!   connections, so a crashed instance's entries vanish after the presence TTL. Display
+//!   names sit beside it in a hash, set on join and removed with the client's last leave.
+//! - Ephemeral signals (typing) are published on the same pub/sub channel, never stored.
 //!
 //! How the modules stack (each uses only those below it):
 //! - shared: [`settings`], [`connect`] (TCP and TLS of every connection), [`iam_tokens`]

@@ -23,6 +23,7 @@ pub struct Scripts {
     pub presence_join: Script,
     pub presence_leave: Script,
     pub presence_refresh: Script,
+    pub presence_read: Script,
 }
 
 impl Scripts {
@@ -43,6 +44,7 @@ impl Scripts {
             presence_join: with_prune(include_str!("lua/presence_join.lua")),
             presence_leave: with_prune(include_str!("lua/presence_leave.lua")),
             presence_refresh: with_prune(include_str!("lua/presence_refresh.lua")),
+            presence_read: with_prune(include_str!("lua/presence_read.lua")),
         }
     }
 }
@@ -62,5 +64,18 @@ mod tests {
             assert!(!sharded.contains("'PUBLISH'"), "{body}");
         }
         assert!(include_str!("lua/publish.lua").contains("redis.call('PUBLISH'"));
+        // Every publish is written `redis.call('PUBLISH', …)`, so the rewrite finds it.
+        for body in [
+            include_str!("lua/publish.lua"),
+            include_str!("lua/prune.lua"),
+            include_str!("lua/presence_join.lua"),
+            include_str!("lua/presence_leave.lua"),
+        ] {
+            assert_eq!(
+                body.matches("PUBLISH").count(),
+                body.matches("redis.call('PUBLISH'").count(),
+                "{body}"
+            );
+        }
     }
 }

@@ -104,6 +104,8 @@ impl Conn {
                 | ServerFrame::Presence { .. }
                 | ServerFrame::Online { .. }
                 | ServerFrame::Pong { .. }
+                | ServerFrame::History { .. }
+                | ServerFrame::Typing { .. }
                 | ServerFrame::Refreshed { .. },
             ) => {}
             Err(_) => {
@@ -150,6 +152,7 @@ mod tests {
             client_id: ClientId::parse("lg-p0").unwrap(),
             time: "2023-11-14T22:13:20.000Z".into(),
             message: "deadbeef:0:1:2 \"quoted\"".into(),
+            name: None,
         });
         let text = frame.to_json();
         let fast: FastMessage = serde_json::from_str(&text).unwrap();

@@ -4,17 +4,23 @@
 //! - [`source`]: the pool or the cluster router, and the connection either gives;
 //! - [`replicas`]: how many replicas an ack waits for, kept current, and the `WAIT`;
 //! - [`positions`]: what the subscribers read (`ChannelLog`);
+//! - [`reads`]: pages further back in a history, and the roster as it is;
+//! - [`signals`]: events published without being stored;
 //! - here: running a command within the timeout, and reading stream entries back.
 //!
 //! The `Bus` operations themselves are in `engine`, on top of these.
 
 pub mod positions;
+pub mod reads;
 pub mod replicas;
+pub mod signals;
 pub mod source;
 
 use std::future::Future;
 
-use protocol::{ChannelId, ChatMessage, ClientId, Epoch, MessageId, time::rfc3339_millis};
+use protocol::{
+    ChannelId, ChatMessage, ClientId, DisplayName, Epoch, MessageId, time::rfc3339_millis,
+};
 
 use self::source::Conn;
 use super::RedisBus;
@@ -72,13 +78,20 @@ pub fn message_from_entry(
     (id, fields): Entry,
 ) -> Result<ChatMessage, BusError> {
     let id = parse_id(&id)?;
-    let field = |name: &str| {
+    let optional = |name: &str| {
         fields
             .chunks_exact(2)
             .find(|pair| pair[0] == name)
             .map(|pair| pair[1].clone())
-            .ok_or_else(|| BusError::Protocol(format!("entry {id} has no field {name}")))
     };
+    let field = |name: &str| {
+        optional(name).ok_or_else(|| BusError::Protocol(format!("entry {id} has no field {name}")))
+    };
+    // Messages stored before names existed have no `n`.
+    let name = optional("n")
+        .map(|raw| DisplayName::parse(&raw))
+        .transpose()
+        .map_err(|e| BusError::Protocol(format!("entry {id}: bad name: {e}")))?;
     Ok(ChatMessage {
         id,
         channel_id: channel.clone(),
@@ -86,5 +99,6 @@ pub fn message_from_entry(
             .map_err(|e| BusError::Protocol(format!("entry {id}: bad client id: {e}")))?,
         time: rfc3339_millis(id.millis),
         message: field("m")?,
+        name,
     })
 }

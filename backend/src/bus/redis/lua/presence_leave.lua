@@ -8,7 +8,11 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if redis.call('ZCARD', KEYS[2]) == 0 then
   redis.call('DEL', KEYS[2])
   if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
-    redis.call('PUBLISH', ARGV[3], 'l\n' .. ARGV[1] .. '\n' .. redis.call('ZCARD', KEYS[1]))
+    local names = names_of(KEYS[1])
+    local name = redis.call('HGET', names, ARGV[1])
+    redis.call('HDEL', names, ARGV[1])
+    redis.call('PUBLISH', ARGV[3],
+      presence_event('l', ARGV[1], redis.call('ZCARD', KEYS[1]), name))
   end
 end
 prune(KEYS[1], ARGV[4], ARGV[3], now)

@@ -17,5 +17,6 @@ for i = 2, #KEYS - 1 do
   redis.call('ZADD', KEYS[1], 'GT', expiry, ARGV[2 * i])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', names_of(KEYS[1]), ARGV[1])
 prune(KEYS[1], ARGV[3], ARGV[2], now)
 return #KEYS - 2

@@ -6,6 +6,20 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- The hash of present clients' display names, beside the online set (same hash tag).
+local function names_of(online)
+  return (string.gsub(online, ':online$', ':names'))
+end
+
+-- A presence event's payload (see events.rs): 'j'/'l' without a name, as before names
+-- existed; 'J'/'L' with the name as a last field.
+local function presence_event(kind, client, count, name)
+  if name and name ~= '' then
+    return string.upper(kind) .. '\n' .. client .. '\n' .. count .. '\n' .. name
+  end
+  return kind .. '\n' .. client .. '\n' .. count
+end
+
 -- online: the online set; conns_prefix .. client: that client's connections.
 local function prune(online, conns_prefix, events, now)
   for _, client in ipairs(redis.call('ZRANGEBYSCORE', online, '-inf', now)) do
@@ -17,7 +31,11 @@ local function prune(online, conns_prefix, events, now)
     else
       redis.call('DEL', conns)
       redis.call('ZREM', online, client)
-      redis.call('PUBLISH', events, 'l\n' .. client .. '\n' .. redis.call('ZCARD', online))
+      local names = names_of(online)
+      local name = redis.call('HGET', names, client)
+      redis.call('HDEL', names, client)
+      redis.call('PUBLISH', events,
+        presence_event('l', client, redis.call('ZCARD', online), name))
     end
   end
 end

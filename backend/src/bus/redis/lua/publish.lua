@@ -7,6 +7,9 @@
 -- ARGV[5]: how long to remember the nonce, in ms
 -- ARGV[6]: the epoch to give the channel's history if it has none (it is created here)
 -- ARGV[7]: how long the channel is kept from now, in ms
+-- ARGV[8]: the sender's display name ('' for none), stored as field 'n'
+-- Published as 'm\n<id>\n<client>\n<text>' without a name (as before names existed), as
+-- 'M\n<id>\n<client>\n<name>\n<text>' with one (a name has no newline).
 -- Returns the message id; for a nonce seen within the window, the original message's id
 -- (and nothing is stored or published again; the window starts over) — unless the original
 -- was stored in a history that has been lost since (the nonce names another epoch): then it
@@ -27,7 +30,12 @@ if KEYS[2] then
     end
   end
 end
-local id = redis.call('XADD', KEYS[1], '*', 'c', ARGV[3], 'm', ARGV[4])
+local id
+if ARGV[8] ~= '' then
+  id = redis.call('XADD', KEYS[1], '*', 'c', ARGV[3], 'm', ARGV[4], 'n', ARGV[8])
+else
+  id = redis.call('XADD', KEYS[1], '*', 'c', ARGV[3], 'm', ARGV[4])
+end
 -- Trim with XDEL rather than MAXLEN: only deletions move the stream's max-deleted-entry-id,
 -- which is how history.lua knows whether a resuming client lost anything.
 local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[1])
@@ -39,5 +47,9 @@ end
 if KEYS[2] then
   redis.call('SET', KEYS[2], id .. '/' .. epoch, 'PX', ARGV[5])
 end
-redis.call('PUBLISH', ARGV[2], 'm\n' .. id .. '\n' .. ARGV[3] .. '\n' .. ARGV[4])
+if ARGV[8] ~= '' then
+  redis.call('PUBLISH', ARGV[2], 'M\n' .. id .. '\n' .. ARGV[3] .. '\n' .. ARGV[8] .. '\n' .. ARGV[4])
+else
+  redis.call('PUBLISH', ARGV[2], 'm\n' .. id .. '\n' .. ARGV[3] .. '\n' .. ARGV[4])
+end
 return id
