@@ -27,9 +27,10 @@ export function launchBrowser() {
 }
 
 /** A person: their own browser context (storage, cookies) and one page on the frontend,
- *  recording any dialog (which no test expects) and script error. */
-export async function openUser(browser, topology, { viewport = DESKTOP, colorScheme = "light" } = {}) {
-  const context = await browser.newContext({ viewport, colorScheme });
+ *  recording any dialog (which no test expects) and script error. Other options go to the
+ *  context (e.g. `hasTouch`). */
+export async function openUser(browser, topology, { viewport = DESKTOP, colorScheme = "light", ...contextOptions } = {}) {
+  const context = await browser.newContext({ viewport, colorScheme, ...contextOptions });
   const page = await context.newPage();
   const user = { context, page, dialogs: [], errors: [] };
   page.on("dialog", (dialog) => {
