@@ -27,9 +27,10 @@ export function launchBrowser() {
 }
 
 /** A person: their own browser context (storage, cookies) and one page on the frontend,
- *  recording any dialog (which no test expects) and script error. */
-export async function openUser(browser, topology, { viewport = DESKTOP, colorScheme = "light" } = {}) {
-  const context = await browser.newContext({ viewport, colorScheme });
+ *  recording any dialog (which no test expects) and script error. Other options go to the
+ *  context (e.g. `hasTouch`). */
+export async function openUser(browser, topology, { viewport = DESKTOP, colorScheme = "light", ...contextOptions } = {}) {
+  const context = await browser.newContext({ viewport, colorScheme, ...contextOptions });
   const page = await context.newPage();
   const user = { context, page, dialogs: [], errors: [] };
   page.on("dialog", (dialog) => {
@@ -41,16 +42,24 @@ export async function openUser(browser, topology, { viewport = DESKTOP, colorSch
   return user;
 }
 
+/** A name that is also a valid client id ("alice") becomes the browser's client id too, so
+ *  the proxy's routes (`backendOf`) and the server logs say who is who; any other name, or
+ *  `clientId: null`, keeps the id the page made up. */
+function seededClientId(name) {
+  return /^[A-Za-z0-9._-]{1,64}$/.test(name) ? name : null;
+}
+
 /** Fills the join form and submits it with Enter; whether the room connects is up to the test. */
-export async function submitJoin(page, room, name) {
+export async function submitJoin(page, room, name, { clientId = seededClientId(name) } = {}) {
+  if (clientId) await page.evaluate((id) => localStorage.setItem("chat.client", id), clientId);
   await page.fill("#channel", room);
   await page.fill("#name", name);
   await page.press("#name", "Enter");
 }
 
 /** Fills the join form and waits until the room is connected. */
-export async function join(user, room, name) {
-  await submitJoin(user.page, room, name);
+export async function join(user, room, name, options) {
+  await submitJoin(user.page, room, name, options);
   await waitConnected(user.page);
   user.name = name;
 }

@@ -18,9 +18,9 @@ export function useServices(label, options = {}, { beforeStop } = {}) {
     openUser(userOptions) {
       return openUser(suite.browser, suite.topology, userOptions);
     },
-    /** A person in `room` as `name`, connected. */
-    joined(room, name, userOptions) {
-      return joinedUser(suite.browser, suite.topology, room, name, userOptions);
+    /** A person in `room` as `name`, connected (`joinOptions` as for `submitJoin`). */
+    joined(room, name, userOptions, joinOptions) {
+      return joinedUser(suite.browser, suite.topology, room, name, userOptions, joinOptions);
     },
     /** The backend index a client's latest WebSocket went to. */
     backendOf(name) {
@@ -40,8 +40,8 @@ export function useServices(label, options = {}, { beforeStop } = {}) {
 }
 
 /** A person on `topology`'s page who joined `room` as `name` and is connected. */
-export async function joinedUser(browser, topology, room, name, userOptions) {
+export async function joinedUser(browser, topology, room, name, userOptions, joinOptions) {
   const user = await openUser(browser, topology, userOptions);
-  await join(user, room, name);
+  await join(user, room, name, joinOptions);
   return user;
 }

@@ -1,7 +1,9 @@
 // Links a person can trust: a URL whose text hides its real host behind a `user:pass@` part
 // (https://bank.example@evil.example goes to evil.example) is shown as text, never as a link,
-// while ordinary URLs, `@` in their path or query included, still are. And the page's
-// security headers are ones the browser accepts and enforces.
+// while ordinary URLs, `@` in their path or query included, still are; a link keeps the
+// brackets of its own and leaves those of the sentence around it. Text, links included,
+// takes its direction from its script. And the page's security headers are ones the
+// browser accepts and enforces.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { DESKTOP, expectOnce, say } from "../lib/browser.js";
@@ -37,6 +39,31 @@ test("URLs with a user:pass@ part are shown as text, not made links", async () =
     for (const { href } of links) assert.doesNotMatch(href, /evil\.example/);
     assert.deepEqual(user.errors, []);
   }
+});
+
+test("links keep their own brackets; right-to-left text runs right to left", async () => {
+  const writer = await suite.joined("brackets", "writer");
+  const reader = await suite.joined("brackets", "reader");
+  const wiki = "https://en.wikipedia.org/wiki/Chat_(disambiguation)";
+  const text = `see (${wiki}), (https://ok.example/plain) and [https://ok.example/a_(b)].`;
+  const hebrew = "שלום לכולם, מה נשמע?";
+  await say(writer.page, text);
+  await say(writer.page, hebrew);
+  await expectOnce(reader.page, text);
+  await expectOnce(reader.page, hebrew);
+  const links = await reader.page.$$eval("#messages a", (nodes) => nodes.map((a) => [a.textContent, a.href]));
+  assert.deepEqual(links, [
+    [wiki, wiki],
+    ["https://ok.example/plain", "https://ok.example/plain"],
+    ["https://ok.example/a_(b)", "https://ok.example/a_(b)"],
+  ]);
+  const directions = await reader.page.$$eval("#messages li.msg .text", (nodes) =>
+    nodes.map((p) => [p.getAttribute("dir"), p.matches(":dir(rtl)")]),
+  );
+  assert.deepEqual(directions, [["auto", false], ["auto", true]]);
+  assert.equal(await reader.page.getAttribute("#message", "dir"), "auto", "typing too");
+  await writer.context.close();
+  await reader.context.close();
 });
 
 test("the browser accepts the security headers and denies features the page never uses", async () => {

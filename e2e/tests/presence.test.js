@@ -33,6 +33,28 @@ test("the online list and join/leave lines follow people coming and going", asyn
   assert.deepEqual(await notices(bob.page), ["carol joined"]);
 });
 
+test("someone whose connection drops and comes back at once neither left nor joined", async () => {
+  const alice = await suite.joined("flaky", "alice");
+  const bob = await suite.joined("flaky", "bob");
+  await alice.page.waitForFunction(() => document.querySelector("#online-count").textContent === "2");
+  const bobRoutes = () => suite.topology.proxy.routes.filter((r) => r.path.includes("/bob?")).length;
+  const before = bobRoutes();
+  // A lost network, as on a phone changing cells: no close frame, the page reconnects.
+  suite.topology.proxy.drop("/bob?");
+  await bob.page.waitForFunction(() => document.querySelector("#connection").dataset.state !== "connected");
+  await bob.page.waitForSelector('#connection[data-state="connected"]', { timeout: 15000 });
+  assert.ok(bobRoutes() > before, "bob reconnected");
+  await alice.page.waitForTimeout(1000);
+  assert.deepEqual(await onlineNames(alice.page), ["alice", "bob"]);
+  assert.deepEqual(await notices(alice.page), ["bob joined"]);
+  // Gone for longer than the rejoin window: that is a leave.
+  await bob.context.close();
+  await alice.page.waitForTimeout(6000);
+  assert.deepEqual(await notices(alice.page), ["bob joined", "bob left"]);
+  assert.match(await alice.page.textContent("#announce"), /bob left/);
+  await alice.context.close();
+});
+
 test("past the detail limit the page shows how many are online, not stale names", async () => {
   // A second set of services where a room counts as large past 2 people online.
   const large = await startTopology("presence-large", { backendEnv: { PRESENCE_DETAIL_MAX: "2" } });

@@ -1,5 +1,5 @@
-// Text is text: names that could carry markup are refused with a clear message, messages
-// with markup render literally, nothing runs; long and non-Latin text wraps and renders;
+// Text is text: names and messages with markup render literally, nothing runs; names that
+// cannot be shown are refused with a clear message; long and non-Latin text wraps and renders;
 // a send the server refuses says why and can be sent again.
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -9,16 +9,24 @@ import { useServices } from "../lib/suite.js";
 const XSS = "<img src=x onerror=alert(1)>";
 const suite = useServices("text");
 
-test("a name with markup is refused with a clear message", async () => {
+test("a name with markup is only text; a name that cannot be shown is refused clearly", async () => {
   const { page, dialogs } = await suite.openUser();
   await page.fill("#channel", "safe");
-  await page.fill("#name", XSS);
+  await page.fill("#name", "a\u0007b");
   await page.click("#join-form button[type=submit]");
-  const error = await page.textContent("#join-error");
-  assert.match(error, /Your name may only contain letters A–Z and a–z, digits, dot, underscore and hyphen/);
+  assert.match(await page.textContent("#join-error"), /Your name cannot contain control characters/);
   assert.equal(await page.getAttribute("#name", "aria-invalid"), "");
   assert.equal(await page.evaluate(() => document.activeElement.id), "name", "focus goes to the field");
   assert.ok(await page.isHidden("#room"));
+  await page.fill("#name", "\u200b\u0301");
+  await page.click("#join-form button[type=submit]");
+  assert.match(await page.textContent("#join-error"), /at least one visible character/);
+
+  await page.fill("#name", XSS);
+  await page.click("#join-form button[type=submit]");
+  await page.waitForSelector('#connection[data-state="connected"]');
+  assert.equal(await page.textContent("#you"), XSS);
+  assert.equal(await page.$$eval("img", (n) => n.length), 0);
   assert.deepEqual(dialogs, []);
 });
 

@@ -58,11 +58,12 @@ function connect() {
     setStatus("offline", "Offline — waiting for the network");
     return;
   }
-  let url = `${backendUrl}/ws/${encodeURIComponent(s.channel)}/${encodeURIComponent(s.name)}`;
+  const query = new URLSearchParams({ name: s.name });
   if (s.lastId) {
-    url += `?since=${encodeURIComponent(s.lastId)}`;
-    if (s.epoch) url += `&epoch=${encodeURIComponent(s.epoch)}`;
+    query.set("since", s.lastId);
+    if (s.epoch) query.set("epoch", s.epoch);
   }
+  const url = `${backendUrl}/ws/${encodeURIComponent(s.channel)}/${encodeURIComponent(s.clientId)}?${query}`;
   s.resumedFrom = s.lastId;
   s.welcomed = false;
   s.refused = false;
@@ -228,7 +229,7 @@ function onWelcome(s, frame) {
     s.lastKey = [0, 0];
   }
   s.epoch = typeof frame.epoch === "string" ? frame.epoch : null;
-  setOnline(s, frame.online, frame.online_count);
+  setOnline(s, frame.online, frame.online_count, frame.names);
   flushOutbox(s);
   startHeartbeat(s);
 }
@@ -267,10 +268,11 @@ function onMessage(s, m) {
   if (s.seen.has(m.id)) return;
   const sender = String(m.client_id);
   const text = String(m.message);
-  const own = sender === s.name;
+  const own = sender === s.clientId;
   if (own && claimOwnMessage(s, { id: m.id, message: text, time: m.time }, key)) return;
   s.seen.add(m.id);
-  const item = messageItem(sender, text, own, m.time);
+  const name = typeof m.name === "string" && m.name !== "" ? m.name : sender;
+  const item = messageItem(sender, name, text, own, m.time);
   item.dataset.id = m.id;
   showReceived(s, item, key, own);
 }

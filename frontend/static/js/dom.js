@@ -20,6 +20,7 @@ const ui = {
   room: byId("room"),
   roomName: byId("room-name"),
   you: byId("you"),
+  notifyMentions: byId("notify-mentions"),
   copyLink: byId("copy-link"),
   peopleToggle: byId("people-toggle"),
   peopleCount: byId("people-count"),

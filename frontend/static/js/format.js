@@ -26,6 +26,29 @@ function hasUserinfo(raw, url) {
   return authority.includes("@") || url.username !== "" || url.password !== "";
 }
 
+const CLOSERS = { ")": "(", "]": "[", "}": "{" };
+
+/** A URL as found in text, without what follows it in the sentence: trailing punctuation,
+ *  and a closing bracket that closes a bracket opened before the URL. A bracket the URL
+ *  itself opened stays (`…/wiki/Chat_(disambiguation)`). */
+function trimUrlEnd(found) {
+  let raw = found;
+  for (;;) {
+    const last = raw.at(-1);
+    if (".,;:!?'*\"".includes(last)) {
+      raw = raw.slice(0, -1);
+    } else if (CLOSERS[last] && count(raw, last) > count(raw, CLOSERS[last])) {
+      raw = raw.slice(0, -1);
+    } else {
+      return raw;
+    }
+  }
+}
+
+function count(text, char) {
+  return text.split(char).length - 1;
+}
+
 /** Appends `text` to `parent` as text nodes, with http(s) URLs as links. Only URLs that
  *  parse with an http(s) scheme and carry no userinfo become links, so `javascript:` and
  *  friends and `user@host` look-alikes stay text; the link opens in a new tab without giving
@@ -33,8 +56,7 @@ function hasUserinfo(raw, url) {
 function appendLinkified(parent, text) {
   let last = 0;
   for (const match of text.matchAll(URL_PATTERN)) {
-    // Sentence punctuation right after a URL is almost never part of it.
-    const raw = match[0].replace(/[.,;:!?)\]}'*]+$/, "");
+    const raw = trimUrlEnd(match[0]);
     let url = null;
     try {
       url = new URL(raw);

@@ -49,7 +49,14 @@ ui.messages.addEventListener("scroll", onMessagesScroll, { passive: true });
 ui.sendForm.addEventListener("submit", (event) => {
   event.preventDefault();
   submitComposer();
+  ui.message.focus();
 });
+// Tapping Send must not take focus from the message box: on a phone that would close the
+// keyboard after every message.
+ui.send.addEventListener("mousedown", (event) => event.preventDefault());
+ui.notifyMentions.checked = loadNotifyMentions() && "Notification" in window && Notification.permission === "granted";
+ui.notifyMentions.addEventListener("change", onNotifyToggle);
+document.addEventListener("visibilitychange", onVisibilityChange);
 ui.message.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
@@ -68,13 +75,13 @@ window.addEventListener("offline", () => {
 });
 window.addEventListener("popstate", onPopState);
 
-const savedName = loadName();
+const savedName = cleanName(loadName());
 ui.name.value = savedName;
-const linked = body.dataset.channel;
+const linked = body.dataset.channel ? linkedRoom(location.pathname) : null;
 if (!backendUrl) {
   setStatus("offline", "No backend configured");
-} else if (linked && !idProblem("", savedName)) {
-  enterRoom(linked, savedName, false);
+} else if (linked && !nameProblem("", savedName)) {
+  enterRoom(linked.id, linked.label, savedName, false);
 } else {
   (linked ? ui.name : ui.channel).focus();
 }

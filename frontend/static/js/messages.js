@@ -1,6 +1,7 @@
 // The message list: building items, keeping them in id order, grouping consecutive
 // messages of one sender, notices (join/leave, gaps), scrolling and the "new messages"
-// marker, and announcing live messages to screen readers.
+// marker, and announcing live messages to screen readers — and, while the tab is hidden,
+// the count of new ones in its title and a notification for a mention of your name.
 
 /** Messages from one sender closer together than this share one header. */
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
@@ -10,14 +11,19 @@ const NEAR_END_PX = 80;
 const HISTORY_BURST_MS = 1500;
 const MAX_ANNOUNCED = 5;
 
-/** A message item: header (sender, time), text, and a note for pending/failed states. */
-function messageItem(sender, text, own, time) {
+/** A message item: header (sender's name, time), text, and a note for pending/failed
+ *  states. Grouping goes by client id (`sender`): two people may share a name. Names and
+ *  text take their direction from their own first strong character (`dir=auto`). */
+function messageItem(sender, name, text, own, time) {
   const item = el("li", own ? "msg own" : "msg");
   item.dataset.sender = sender;
+  item.dataset.name = name;
   const meta = el("div", "meta");
   const when = el("time");
-  meta.append(el("span", "sender", own ? `${sender} (you)` : sender), " ", when);
+  const who = el("bdi", "sender", name);
+  meta.append(who, own ? " (you) " : " ", when);
   const content = el("p", "text");
+  content.dir = "auto";
   appendLinkified(content, text);
   item.append(meta, content, el("p", "note"));
   setItemTime(item, time);
@@ -110,18 +116,74 @@ function showReceived(s, item, key, own) {
     renderUnread(s);
   }
   if (!own && Date.now() - s.welcomedAt > HISTORY_BURST_MS) {
-    announce(`${item.dataset.sender}: ${itemText(item)}`);
+    announce(`${item.dataset.name}: ${itemText(item)}`);
+    if (document.hidden) {
+      s.unseen += 1;
+      renderTitle(s);
+    }
+    if (mentions(itemText(item), s.name)) notifyMention(s, item);
   }
+}
+
+/** The tab title: the room, with the count of messages that came while it was hidden. */
+function renderTitle(s) {
+  document.title = `${s.unseen > 0 ? `(${s.unseen}) ` : ""}#${s.label} · Chat`;
+}
+
+function onVisibilityChange() {
+  if (document.hidden || !session || session.unseen === 0) return;
+  session.unseen = 0;
+  renderTitle(session);
+}
+
+/** Whether `text` names `name` as a word of its own, in any case ("@José", "josé:"). */
+function mentions(text, name) {
+  const lower = (value) => value.normalize("NFC").toLocaleLowerCase();
+  const haystack = lower(text);
+  const needle = lower(name);
+  const wordChar = /[\p{L}\p{N}\p{M}_]/u;
+  for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + 1)) {
+    const before = haystack.slice(0, at).at(-1) ?? "";
+    const after = haystack.slice(at + needle.length).at(0) ?? "";
+    if (!wordChar.test(before) && !wordChar.test(after)) return true;
+  }
+  return false;
+}
+
+/** A browser notification for a mention, when turned on, allowed, and the page not in view. */
+function notifyMention(s, item) {
+  if (!ui.notifyMentions.checked || !("Notification" in window)) return;
+  if (Notification.permission !== "granted" || (!document.hidden && document.hasFocus())) return;
+  const note = new Notification(`${item.dataset.name} in #${s.label}`, { body: itemText(item), tag: item.dataset.id });
+  note.onclick = () => {
+    window.focus();
+    note.close();
+  };
+}
+
+/** The toggle: asks for permission only when turned on, and stays off if it is denied. */
+async function onNotifyToggle() {
+  const on = ui.notifyMentions.checked;
+  if (on && "Notification" in window && Notification.permission !== "granted") {
+    const answer = await Notification.requestPermission().catch(() => "denied");
+    if (answer !== "granted") {
+      ui.notifyMentions.checked = false;
+      addNotice("Notifications are blocked for this page in your browser's settings.", "error");
+    }
+  }
+  saveNotifyMentions(ui.notifyMentions.checked);
 }
 
 /** A line in the list that is not a message: join/leave, gaps, connection problems. */
 function addNotice(text, kind) {
   const follow = isNearEnd();
   const item = el("li", kind ? `notice ${kind}` : "notice", text);
+  item.dir = "auto";
   const before = pendingTail();
   ui.messages.insertBefore(item, before);
   regroup(before);
   if (follow) scrollToEnd();
+  return item;
 }
 
 function isNearEnd() {

@@ -34,7 +34,7 @@ const SEND_FAILURES = {
 /** Queues `text` as a new message of the current room and sends it if connected. */
 function queueSend(s, text) {
   const nonce = nextNonce();
-  const item = messageItem(s.name, text, true, new Date().toISOString());
+  const item = messageItem(s.clientId, s.name, text, true, new Date().toISOString());
   item.classList.add("pending");
   const entry = { text, item, sent: false, shownId: null, firstSentAt: 0, confirmTries: 0 };
   s.outbox.set(nonce, entry);

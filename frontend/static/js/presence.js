@@ -1,23 +1,42 @@
 // Who is online: the list from `welcome`, kept current by `presence` frames, with a
-// join/leave line in the conversation for other people.
+// join/leave line in the conversation for other people. People are told apart by client id
+// and shown by display name (the id when they have none).
 //
 // The server sends presence in batches (one frame per person per batch); the frames of a
 // batch arrive back to back. They are applied at once but shown together a moment later:
 // one redraw of the list per batch, and a line only for whoever's state really changed.
+// Someone whose connection dropped and came back (a phone switching networks) leaves and
+// joins within seconds: their "left" line is then taken back, and no "joined" is shown;
+// a screen reader hears of a leave only once that window has passed.
 const PRESENCE_SETTLE_MS = 50;
+const REJOIN_WINDOW_MS = 5000;
 
-function setOnline(s, online, count) {
+function setOnline(s, online, count, names) {
   clearTimeout(s.presenceTimer);
   s.presenceTimer = 0;
   s.presenceBefore = null;
   s.online = new Set(Array.isArray(online) ? online.map(String) : []);
   s.onlineCount = Number.isFinite(count) ? count : s.online.size;
+  if (names && typeof names === "object") {
+    for (const [id, name] of Object.entries(names)) rememberName(s, id, name);
+  }
   renderOnline(s);
+}
+
+function rememberName(s, id, name) {
+  if (typeof name === "string" && name !== "") s.names.set(id, name);
+}
+
+/** What to call a member: their display name, or their client id; yours is as you typed it. */
+function displayName(s, id) {
+  if (id === s.clientId) return s.name;
+  return s.names.get(id) || id;
 }
 
 function onPresence(s, frame) {
   const who = String(frame.client_id);
   if (frame.event !== "join" && frame.event !== "leave") return;
+  rememberName(s, who, frame.name);
   if (!s.presenceBefore) {
     // Who was online before this batch, for the people it names.
     s.presenceBefore = new Map();
@@ -40,28 +59,56 @@ function settlePresence(s) {
     const now = s.online.has(who);
     // A `join` of someone already listed (e.g. replayed after our own reconnect), or a
     // leave and a return within the batch, is no news.
-    if (who === s.name || was === now) continue;
-    const text = `${who} ${now ? "joined" : "left"}`;
-    addNotice(text, "presence");
-    announce(text);
+    if (who === s.clientId || was === now) continue;
+    if (now) showJoin(s, who);
+    else showLeave(s, who);
   }
+}
+
+function showJoin(s, who) {
+  const left = s.recentLeaves.get(who);
+  s.recentLeaves.delete(who);
+  if (left && Date.now() - left.at < REJOIN_WINDOW_MS) {
+    removeItem(left.item);
+    return;
+  }
+  const text = `${displayName(s, who)} joined`;
+  addNotice(text, "presence");
+  announce(text);
+}
+
+function showLeave(s, who) {
+  const text = `${displayName(s, who)} left`;
+  const left = { item: addNotice(text, "presence"), at: Date.now() };
+  s.recentLeaves.set(who, left);
+  setTimeout(() => {
+    if (s.recentLeaves.get(who) !== left) return;
+    s.recentLeaves.delete(who);
+    if (s === session) announce(text);
+  }, REJOIN_WINDOW_MS);
 }
 
 // A large channel sends only how many are online, once a second: the names from `welcome`
 // can no longer be kept current, so the list shows you and a count of the others.
 function onOnlineCount(s, frame) {
   if (!Number.isFinite(frame.online_count)) return;
-  s.online = new Set(s.name ? [s.name] : []);
+  s.online = new Set([s.clientId]);
   s.onlineCount = frame.online_count;
   renderOnline(s);
 }
 
 function renderOnline(s) {
-  const names = [...s.online].sort((a, b) => (a === s.name ? -1 : b === s.name ? 1 : a.localeCompare(b)));
-  const items = names.map((who) => {
-    const item = el("li", who === s.name ? "person me" : "person");
-    item.append(el("span", "avatar", who.slice(0, 1).toUpperCase()), el("span", "who", who));
-    if (who === s.name) item.append(el("span", "tag", "you"));
+  const me = s.clientId;
+  const ids = [...s.online];
+  const names = new Map(ids.map((id) => [id, displayName(s, id)]));
+  ids.sort((a, b) => (a === me ? -1 : b === me ? 1 : names.get(a).localeCompare(names.get(b))));
+  const items = ids.map((id) => {
+    const name = names.get(id);
+    const item = el("li", id === me ? "person me" : "person");
+    item.dataset.client = id;
+    const who = el("bdi", "who", name);
+    item.append(el("span", "avatar", [...name][0].toUpperCase()), who);
+    if (id === me) item.append(el("span", "tag", "you"));
     item.querySelector(".avatar").setAttribute("aria-hidden", "true");
     return item;
   });

@@ -1,10 +1,18 @@
 // Entering, switching and leaving rooms without reloading the page. The URL follows the
-// room (`/c/{channel}`), so it can be shared, bookmarked, and navigated with back/forward.
+// room (`/c/{channel}`, the wire id), so it can be shared, bookmarked, and navigated with
+// back/forward; the header shows the room as it was typed ("Team Chat" is `team-chat`).
 
-function newSession(channel, name) {
+function newSession(channel, label, name) {
   return {
     channel,
+    label,
+    /** Who this browser is on the wire; `name` is only what others see. */
+    clientId: clientId(),
     name,
+    /** Display names by client id, from `welcome` and presence (absent: show the id). */
+    names: new Map(),
+    /** Client id -> { item, at } of "left" lines, taken back if they return soon. */
+    recentLeaves: new Map(),
     socket: null,
     welcomed: false,
     everConnected: false,
@@ -23,6 +31,8 @@ function newSession(channel, name) {
     presenceBefore: null,
     presenceTimer: 0,
     unread: 0,
+    /** Live messages from others that arrived while the tab was hidden (tab title). */
+    unseen: 0,
     attempt: 0,
     connectedAt: 0,
     welcomedAt: 0,
@@ -42,23 +52,27 @@ function roomPath(channel) {
   return `/c/${encodeURIComponent(channel)}`;
 }
 
-/** Enters `channel` as `name`; `push` adds a history entry (not when following one). */
-function enterRoom(channel, name, push) {
+/** Enters the room `channel` (a wire id) shown as `label`, as `name`; `push` adds a history
+ *  entry (not when following one). */
+function enterRoom(channel, label, name, push) {
   if (session) disconnect(session);
-  session = newSession(channel, name);
+  session = newSession(channel, label, name);
   ui.messages.replaceChildren();
   ui.announce.replaceChildren();
   setOnline(session, [], 0);
   renderUnread(session);
   showSendError("");
-  ui.roomName.textContent = channel;
+  ui.roomName.textContent = label;
   ui.you.textContent = name;
-  ui.message.placeholder = `Message #${channel}`;
-  document.title = `${channel} · Chat`;
+  ui.message.placeholder = `Message #${label}`;
+  renderTitle(session);
   ui.join.hidden = true;
   ui.room.hidden = false;
-  renderRooms(rememberRoom(channel), channel);
-  if (push && location.pathname !== roomPath(channel)) history.pushState(null, "", roomPath(channel));
+  renderRooms(rememberRoom(channel, label), channel);
+  if (location.pathname !== roomPath(channel)) {
+    if (push) history.pushState(null, "", roomPath(channel));
+    else history.replaceState(null, "", roomPath(channel));
+  }
   connect();
   ui.message.focus();
 }
@@ -72,7 +86,7 @@ function leaveRoom(push) {
   setStatus("idle", "Not connected");
   ui.room.hidden = true;
   ui.join.hidden = false;
-  ui.channel.value = s.channel;
+  ui.channel.value = s.label;
   document.title = "Chat";
   if (push && location.pathname !== "/") history.pushState(null, "", "/");
   ui.channel.focus();
@@ -81,11 +95,13 @@ function leaveRoom(push) {
 /** The recent-rooms list: links to `/c/…`, followed in place by `onRoomLinkClick`. */
 function renderRooms(rooms, current) {
   ui.rooms.replaceChildren(
-    ...rooms.map((room) => {
-      const link = el("a", null, `# ${room}`);
-      link.href = roomPath(room);
-      link.dataset.room = room;
-      if (room === current) link.setAttribute("aria-current", "page");
+    ...rooms.map(({ id, label }) => {
+      const link = el("a", null, `# ${label}`);
+      link.dir = "auto";
+      link.href = roomPath(id);
+      link.dataset.room = id;
+      link.dataset.label = label;
+      if (id === current) link.setAttribute("aria-current", "page");
       const item = el("li");
       item.append(link);
       return item;
@@ -98,28 +114,29 @@ function onRoomLinkClick(event) {
   // Modified clicks keep their usual meaning (new tab, new window).
   if (!link || !session || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
   event.preventDefault();
-  if (link.dataset.room !== session.channel) enterRoom(link.dataset.room, session.name, true);
+  if (link.dataset.room !== session.channel) enterRoom(link.dataset.room, link.dataset.label, session.name, true);
 }
 
 function onSwitchSubmit(event) {
   event.preventDefault();
-  const channel = ui.switchChannel.value.trim();
-  const problem = idProblem("The room", channel);
+  const label = ui.switchChannel.value.trim();
+  const problem = roomProblem("The room", label);
   ui.switchError.textContent = problem || "";
   ui.switchError.hidden = !problem;
   ui.switchChannel.toggleAttribute("aria-invalid", Boolean(problem));
   if (problem || !session) return;
   ui.switchChannel.value = "";
-  if (channel !== session.channel) enterRoom(channel, session.name, true);
+  const channel = roomId(label);
+  if (channel !== session.channel) enterRoom(channel, label, session.name, true);
 }
 
 function onJoinSubmit(event) {
   event.preventDefault();
-  const channel = ui.channel.value.trim();
-  const name = ui.name.value.trim();
+  const label = ui.channel.value.trim();
+  const name = cleanName(ui.name.value);
   const problems = [
-    [ui.channel, idProblem("The room", channel)],
-    [ui.name, idProblem("Your name", name)],
+    [ui.channel, roomProblem("The room", label)],
+    [ui.name, nameProblem("Your name", name)],
   ];
   for (const [input, problem] of problems) input.toggleAttribute("aria-invalid", Boolean(problem));
   const failed = problems.filter(([, problem]) => problem);
@@ -131,16 +148,29 @@ function onJoinSubmit(event) {
   }
   ui.joinError.hidden = true;
   saveName(name);
-  enterRoom(channel, name, true);
+  enterRoom(roomId(label), label, name, true);
+}
+
+/** The room a `/c/…` path names, as {id, label}, or null. Links may use any case. */
+function linkedRoom(path) {
+  const match = /^\/c\/([^/]+)$/.exec(path);
+  let typed = "";
+  try {
+    typed = match ? decodeURIComponent(match[1]) : "";
+  } catch {
+    typed = "";
+  }
+  if (roomProblem("", typed)) return null;
+  const id = roomId(typed);
+  return { id, label: roomLabel(id) };
 }
 
 /** Back/forward: show whatever the URL now names, without reloading. */
 function onPopState() {
-  const match = /^\/c\/([^/]+)$/.exec(location.pathname);
-  const channel = match ? decodeURIComponent(match[1]) : null;
-  const name = session ? session.name : loadName();
-  if (channel && !idProblem("", channel) && !idProblem("", name)) {
-    if (!session || session.channel !== channel) enterRoom(channel, name, false);
+  const room = linkedRoom(location.pathname);
+  const name = session ? session.name : cleanName(loadName());
+  if (room && !nameProblem("", name)) {
+    if (!session || session.channel !== room.id) enterRoom(room.id, room.label, name, false);
   } else {
     leaveRoom(false);
   }
