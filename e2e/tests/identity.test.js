@@ -5,17 +5,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { expectOnce, join, onlineNames, say, screenshot } from "../lib/browser.js";
-import { fillInNames, nameRegistry } from "../lib/names.js";
 import { useServices } from "../lib/suite.js";
 
 const suite = useServices("identity");
-const names = nameRegistry();
 const NAMES = ["José", "Zoë Smith", "李雷", "O'Brien", "مريم"];
 
-/** A person with a random client id, behind the names stand-in (lib/names.js). */
+/** A person with a random client id. */
 async function person(room, name, userOptions) {
   const user = await suite.openUser(userOptions);
-  await fillInNames(user.page, names);
   await join(user, room, name, { clientId: null });
   return user;
 }
@@ -110,9 +107,7 @@ test("room names are forgiving: any case and spaces, one room, shown as typed", 
   await ben.context.close();
 });
 
-// Needs the backend to send `name` with messages (no stand-in here): until it does, the
-// other browser shows the sender's client id. Drop the `todo` once it does.
-test("the backend's own names: a message shows its sender's name", { todo: "needs `name` from the backend" }, async () => {
+test("the backend's names: a message shows its sender's name on another instance", async () => {
   const zoe = await suite.openUser();
   await join(zoe, "direct", "Zoë", { clientId: null });
   const yan = await suite.openUser();
