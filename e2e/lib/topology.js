@@ -14,8 +14,10 @@ export const artifactsDir = path.resolve(here, "../artifacts");
 /** Where `cargo build` put the binaries; e2e/run sets it from `cargo metadata`. */
 const binDir = process.env.CHAT_BIN_DIR || path.join(repoRoot, "target/debug");
 
-/** Starts everything; `label` names this run's log directory under artifacts/logs. */
-export async function startTopology(label, { backendEnv = {}, replica = false } = {}) {
+/** Starts everything; `label` names this run's log directory under artifacts/logs.
+ *  `backendEnv` and `frontendEnv` add to (or override) each service's environment: tokens
+ *  (AUTH_JWT_SECRET on both, GUEST_TOKEN_TTL_SECS or TOKEN_URL on the frontend), API keys. */
+export async function startTopology(label, { backendEnv = {}, frontendEnv = {}, replica = false } = {}) {
   const logDir = path.join(artifactsDir, "logs", label);
   const children = [];
   let proxy = null;
@@ -95,7 +97,7 @@ export async function startTopology(label, { backendEnv = {}, replica = false } 
       "frontend",
       path.join(binDir, "frontend"),
       [],
-      { PORT: String(frontendPort), BACKEND_URL: `ws://127.0.0.1:${proxy.port}`, RUST_LOG: "warn" },
+      { PORT: String(frontendPort), BACKEND_URL: `ws://127.0.0.1:${proxy.port}`, RUST_LOG: "warn", ...frontendEnv },
       logDir,
     );
     children.push(frontend);

@@ -8,7 +8,10 @@
 //   `ping` sent after HEARTBEAT_MS of silence that nothing answered within
 //   HEARTBEAT_TIMEOUT_MS; the socket is then given up and a new one opened;
 // - a refusal arrives as a close code 4xxx with a reason: where trying again cannot help
-//   (4400, 4401, 4403) the page says why and stops; 4429 (too many) backs off.
+//   (4400, 4403; 4401 without tokens, or twice in a row with them) the page says why and
+//   stops; 4429 (too many) backs off. With tokens, 4401 (expired or refused) gets a new token
+//   before connecting again (ids.js). 4000 (disconnected by the server) shows the reason and
+//   waits for the person to rejoin.
 //
 // Invariant: `s.lastId` is the newest id received in a `message` frame of the history named
 // by `s.epoch` (the latest welcome's), or `0-0` when none has arrived since that welcome.
@@ -48,6 +51,7 @@ function clearTimers(s) {
   clearTimeout(s.retryTimer);
   clearTimeout(s.connectTimer);
   clearInterval(s.countdownTimer);
+  clearTimeout(s.refreshTimer);
 }
 
 function connect() {
@@ -58,7 +62,14 @@ function connect() {
     setStatus("offline", "Offline — waiting for the network");
     return;
   }
+  if (needsToken(s)) {
+    s.token = null;
+    setStatus("connecting", "Signing in…");
+    obtainToken(s, connect, (delay) => scheduleReconnect(s, delay), (text) => stopRefused(s, text));
+    return;
+  }
   const query = new URLSearchParams({ name: s.name });
+  if (s.token) query.set("token", s.token.value);
   if (s.lastId) {
     query.set("since", s.lastId);
     if (s.epoch) query.set("epoch", s.epoch);
@@ -110,21 +121,53 @@ function disconnect(s) {
   if (socket) socket.close(1000, "left");
 }
 
+/** Says why the page stopped trying; "Reconnect now" tries again. */
+function stopRefused(s, text) {
+  clearTimers(s);
+  s.refused = true;
+  holdOutbox(s);
+  if (text !== s.lastCloseNotice) addNotice(text, "error");
+  s.lastCloseNotice = text;
+  setStatus("refused", "Not connected — refused by the server");
+}
+
+/** Close 4000: someone running the service disconnected this person. Coming straight back
+ *  would defeat that, so the page waits for them to choose to rejoin. */
+function showRemoved(s, reason) {
+  s.removed = true;
+  holdOutbox(s);
+  const notice = addNotice(reason ? `You were disconnected by the server: ${reason}` : "You were disconnected by the server.", "error removed");
+  const rejoin = el("button", "link", "Rejoin");
+  rejoin.type = "button";
+  rejoin.addEventListener("click", () => {
+    rejoin.remove();
+    if (session !== s || s.socket) return;
+    s.removed = false;
+    connect();
+  });
+  notice.append(" ", rejoin);
+  setStatus("removed", "Disconnected by the server");
+}
+
 function onClose(s, event) {
   const lastedMs = s.connectedAt ? Date.now() - s.connectedAt : 0;
   clearTimers(s);
   s.socket = null;
   s.welcomed = false;
   s.connectedAt = 0;
+  forgetHistoryRequest(s);
+  clearTyping(s);
 
-  const refusal = REFUSALS[event.code];
+  if (event.code === 4000) {
+    showRemoved(s, event.reason);
+    return;
+  }
+  // With tokens, a 4401 is an expired token (or one refused): get a new one, once.
+  const tokenExpired = event.code === 4401 && tokenUrl !== "" && (s.tokenRefusals += 1) < 2;
+  if (tokenExpired) s.token = null;
+  const refusal = tokenExpired ? null : REFUSALS[event.code];
   if (refusal) {
-    const text = event.reason ? `${refusal}: ${event.reason}.` : `${refusal}.`;
-    s.refused = true;
-    holdOutbox(s);
-    if (text !== s.lastCloseNotice) addNotice(text, "error");
-    s.lastCloseNotice = text;
-    setStatus("refused", "Not connected — refused by the server");
+    stopRefused(s, event.reason ? `${refusal}: ${event.reason}.` : `${refusal}.`);
     return;
   }
   holdOutbox(s);
@@ -200,6 +243,15 @@ function onFrame(s, data) {
     case "online":
       onOnlineCount(s, frame);
       break;
+    case "history":
+      onHistoryPage(s, frame);
+      break;
+    case "typing":
+      onTyping(s, frame);
+      break;
+    case "refreshed":
+      onRefreshed(s);
+      break;
     case "error":
       onError(s, frame);
       break;
@@ -215,6 +267,7 @@ function onWelcome(s, frame) {
   s.connectedAt = Date.now();
   s.welcomedAt = Date.now();
   s.lastCloseNotice = null;
+  s.tokenRefusals = 0;
   setStatus("connected", "Connected");
   if (s.resumedFrom && frame.recovered === false) {
     addNotice(
@@ -232,6 +285,7 @@ function onWelcome(s, frame) {
   setOnline(s, frame.online, frame.online_count, frame.names);
   flushOutbox(s);
   startHeartbeat(s);
+  scheduleRefresh(s);
 }
 
 /** Liveness a page can see on an idle connection: after HEARTBEAT_MS of silence it sends an
@@ -267,18 +321,15 @@ function onMessage(s, m) {
   }
   if (s.seen.has(m.id)) return;
   const sender = String(m.client_id);
-  const text = String(m.message);
   const own = sender === s.clientId;
-  if (own && claimOwnMessage(s, { id: m.id, message: text, time: m.time }, key)) return;
+  stopTyping(s, sender);
+  if (own && claimOwnMessage(s, { id: m.id, message: String(m.message), time: m.time }, key)) return;
   s.seen.add(m.id);
-  const name = typeof m.name === "string" && m.name !== "" ? m.name : sender;
-  const item = messageItem(sender, name, text, own, m.time);
-  item.dataset.id = m.id;
-  showReceived(s, item, key, own);
+  showReceived(s, serverItem(s, m), key, own);
 }
 
 function onError(s, frame) {
-  if (onSendError(s, frame)) return;
+  if (onSendError(s, frame) || onHistoryError(s, frame) || onRefreshError(s, frame)) return;
   const detail = frame.message ? String(frame.message) : "The server reported a problem";
   addNotice(`${detail} (${String(frame.code || "error")})`, "error");
 }

@@ -27,6 +27,7 @@ const ui = {
   leave: byId("leave"),
   messages: byId("messages"),
   newMessages: byId("new-messages"),
+  typing: byId("typing"),
   side: byId("side"),
   online: byId("online"),
   onlineCount: byId("online-count"),

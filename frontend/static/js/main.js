@@ -63,9 +63,12 @@ ui.message.addEventListener("keydown", (event) => {
     submitComposer();
   }
 });
-ui.message.addEventListener("input", fitComposer);
+ui.message.addEventListener("input", () => {
+  fitComposer();
+  noteTyping(session);
+});
 window.addEventListener("online", () => {
-  if (session && !session.socket) connect();
+  if (session && !session.socket && !session.removed) connect();
 });
 window.addEventListener("offline", () => {
   if (session && !session.socket) {

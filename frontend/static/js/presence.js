@@ -1,6 +1,6 @@
 // Who is online: the list from `welcome`, kept current by `presence` frames, with a
-// join/leave line in the conversation for other people. People are told apart by client id
-// and shown by display name (the id when they have none).
+// join/leave line in the conversation for other people; and who is typing. People are told
+// apart by client id and shown by display name (the id when they have none).
 //
 // The server sends presence in batches (one frame per person per batch); the frames of a
 // batch arrive back to back. They are applied at once but shown together a moment later:
@@ -44,7 +44,10 @@ function onPresence(s, frame) {
   }
   if (!s.presenceBefore.has(who)) s.presenceBefore.set(who, s.online.has(who));
   if (frame.event === "join") s.online.add(who);
-  else s.online.delete(who);
+  else {
+    s.online.delete(who);
+    stopTyping(s, who);
+  }
   if (Number.isFinite(frame.online_count)) s.onlineCount = frame.online_count;
 }
 
@@ -118,4 +121,58 @@ function renderOnline(s) {
   const total = String(Math.max(s.onlineCount, s.online.size));
   ui.onlineCount.textContent = total;
   ui.peopleCount.textContent = total;
+}
+
+// Typing: the page says so at most every TYPING_EVERY_MS while its person types (the server
+// drops what comes faster), and shows others' for TYPING_SHOWN_MS after their last frame,
+// or until their message or their leaving. Never yourself, even from another tab.
+const TYPING_EVERY_MS = 2000;
+const TYPING_SHOWN_MS = 4000;
+/** More typists than this are "Several people". */
+const TYPING_NAMED_MAX = 3;
+
+/** The composer changed: tell the room, unless it was told a moment ago or the box is empty. */
+function noteTyping(s) {
+  if (!s || !isOpen(s) || ui.message.value.trim() === "") return;
+  const now = Date.now();
+  if (now - s.typingSentAt < TYPING_EVERY_MS) return;
+  s.typingSentAt = now;
+  s.socket.send(JSON.stringify({ type: "typing" }));
+}
+
+function onTyping(s, frame) {
+  const who = String(frame.client_id);
+  if (who === s.clientId) return;
+  rememberName(s, who, frame.name);
+  const known = s.typing.get(who);
+  if (known) clearTimeout(known);
+  s.typing.set(
+    who,
+    setTimeout(() => stopTyping(s, who), TYPING_SHOWN_MS),
+  );
+  renderTyping(s);
+}
+
+/** `who` sent their message, left, or went quiet. */
+function stopTyping(s, who) {
+  const timer = s.typing.get(who);
+  if (timer === undefined) return;
+  clearTimeout(timer);
+  s.typing.delete(who);
+  if (s === session) renderTyping(s);
+}
+
+function clearTyping(s) {
+  for (const timer of s.typing.values()) clearTimeout(timer);
+  s.typing.clear();
+  renderTyping(s);
+}
+
+function renderTyping(s) {
+  const names = [...s.typing.keys()].map((id) => displayName(s, id));
+  let text = "";
+  if (names.length > TYPING_NAMED_MAX) text = "Several people are typing…";
+  else if (names.length > 1) text = `${names.slice(0, -1).join(", ")} and ${names.at(-1)} are typing…`;
+  else if (names.length === 1) text = `${names[0]} is typing…`;
+  ui.typing.textContent = text;
 }

@@ -11,6 +11,21 @@ function newSession(channel, label, name) {
     name,
     /** Display names by client id, from `welcome` and presence (absent: show the id). */
     names: new Map(),
+    /** Client id -> timer of who is typing (presence.js); when this page last said it was. */
+    typing: new Map(),
+    typingSentAt: 0,
+    /** The nonce of the page of older messages asked for, and whether older ones exist
+     *  (null: not known yet) (messages.js). */
+    historyNonce: null,
+    historyMore: null,
+    /** { value, refreshAt } when the backend requires tokens; the refresh being sent (ids.js). */
+    token: null,
+    nextToken: null,
+    tokenFailures: 0,
+    signingIn: false,
+    /** Closes with 4401 since the last welcome: the second in a row stops the retries. */
+    tokenRefusals: 0,
+    refreshTimer: 0,
     /** Client id -> { item, at } of "left" lines, taken back if they return soon. */
     recentLeaves: new Map(),
     socket: null,
@@ -42,6 +57,8 @@ function newSession(channel, label, name) {
     connectTimer: 0,
     /** When the last frame arrived: a connection that says anything is alive (outbox.js). */
     lastFrameAt: 0,
+    /** Disconnected by the server (4000): no reconnecting until the person rejoins. */
+    removed: false,
     /** The last connection was refused in a way retrying cannot fix. */
     refused: false,
     lastCloseNotice: null,
@@ -57,7 +74,8 @@ function roomPath(channel) {
 function enterRoom(channel, label, name, push) {
   if (session) disconnect(session);
   session = newSession(channel, label, name);
-  ui.messages.replaceChildren();
+  resetMessages(session);
+  renderTyping(session);
   ui.announce.replaceChildren();
   setOnline(session, [], 0);
   renderUnread(session);
@@ -83,6 +101,7 @@ function leaveRoom(push) {
   if (!s) return;
   session = null;
   disconnect(s);
+  clearTyping(s);
   setStatus("idle", "Not connected");
   ui.room.hidden = true;
   ui.join.hidden = false;
