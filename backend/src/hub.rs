@@ -6,6 +6,7 @@
 //! only ever slows itself. [`typing_turns`] keeps each channel's `typing` to one per client id
 //! per period.
 
+mod moderation;
 mod typing_turns;
 
 use std::{
@@ -287,6 +288,9 @@ impl EventSink for Hub {
         // Only a signal's sender is left out; everything else goes to every member.
         let mut except = None;
         let frame = match event {
+            BusEvent::Signal(Signal::Disconnect { client, reason }) => {
+                return self.disconnect(channel, &client, &reason);
+            }
             BusEvent::Message(message) => {
                 let now_ms = protocol::time::now_millis();
                 self.metrics

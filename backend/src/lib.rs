@@ -10,9 +10,9 @@
 //!   the runtime starts.
 //! - [`startup`]: builds the app on its listeners (port 0 in tests) and runs it until a stop
 //!   signal, then shuts down gracefully ([`shutdown`]).
-//! - [`routes`]: the public port's `/healthz`, `/readyz` and `/ws/{channel}/{client}`
-//!   (validated before the upgrade; refusals counted and logged), and `/metrics` on the
-//!   metrics port.
+//! - [`routes`]: the public port's `/healthz`, `/readyz`, `/ws/{channel}/{client}`
+//!   (validated before the upgrade; refusals counted and logged) and the server API under
+//!   `/api/v1`, and `/metrics` on the metrics port.
 //! - [`admission`]: connections per client id and per source address; [`rate_limit`]: sends
 //!   per client id and channel.
 //! - [`auth`]: optional HS256 tokens checked before the upgrade and on `refresh`.

@@ -10,7 +10,7 @@ use actix_web::{App, dev::AppConfig, rt::net::TcpStream, web};
 use anyhow::Context;
 
 use crate::{
-    bus::{Bus, ChannelPolicy, embedded::EmbeddedBus, redis::RedisBus},
+    bus::{Bus, ChannelPolicy, control_channel, embedded::EmbeddedBus, redis::RedisBus},
     config::{BusSettings, Settings},
     hub::Hub,
     metrics::Metrics,
@@ -52,6 +52,10 @@ impl Application {
         let workers = settings.workers;
         let handshake_timeout = settings.timeouts.handshake;
         let stalled_socket_timeout = settings.timeouts.stalled_socket;
+        // Every instance hears what concerns all channels (a client disconnected everywhere)
+        // from the start, whether it has members or not; the subscription lasts as long as
+        // the bus.
+        let _ = bus.subscribe(&control_channel());
         let state = Arc::new(AppState::new(settings, hub, bus, metrics));
         tokio::spawn(presence::keep_fresh(state.clone()));
         tokio::spawn(presence::announce_online_counts(state.clone()));

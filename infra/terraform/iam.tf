@@ -30,6 +30,7 @@ locals {
     { for s in google_secret_manager_secret.redis_url : "redis_url" => s.id },
     var.redis_tls ? { redis_ca = google_secret_manager_secret.redis_ca[0].id } : {},
     var.require_tokens ? { jwt = google_secret_manager_secret.jwt[0].id } : {},
+    var.enable_api ? { api_keys = google_secret_manager_secret.api_keys[0].id } : {},
     { metrics_config = google_secret_manager_secret.metrics_config.id },
   )
 }

@@ -114,6 +114,19 @@ resource "google_cloud_run_v2_service" "backend" {
         }
       }
       dynamic "env" {
+        # Only with enable_api: the server API's keys (docs/API.md); without them it is off.
+        for_each = var.enable_api ? [google_secret_manager_secret.api_keys[0].secret_id] : []
+        content {
+          name = "API_KEYS"
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = local.secret_versions.api_keys
+            }
+          }
+        }
+      }
+      dynamic "env" {
         # Only with require_tokens: tokens required on every connection (HS256, issued with
         # chat-token, 401 without). The stock browser page sends none (docs/DEPLOY.md section 2).
         for_each = var.require_tokens ? [google_secret_manager_secret.jwt[0].secret_id] : []
@@ -243,6 +256,7 @@ resource "google_cloud_run_v2_service" "backend" {
     google_secret_manager_secret_version.redis_url,
     google_secret_manager_secret_version.redis_ca,
     google_secret_manager_secret_version.jwt,
+    google_secret_manager_secret_version.api_keys,
     google_secret_manager_secret_version.metrics_config,
     google_project_iam_member.backend_metrics,
   ]

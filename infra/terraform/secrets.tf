@@ -14,6 +14,9 @@
 #                             require_tokens. During a rotation the backend also reads the version
 #                             being replaced (jwt_previous_secret_version) as
 #                             AUTH_JWT_PREVIOUS_SECRET
+#   <prefix>-api-keys         API_KEYS (one generated 48-character key): the server API
+#                             (docs/API.md), for the apps that embed the chat; only when
+#                             enable_api. Callers read the key from this secret too
 #   <prefix>-metrics-config   the collector sidecar's RunMonitoring config (monitoring.tf); always
 #
 # The backend reads each secret at a pinned version number, never "latest" (local.secret_versions
@@ -91,6 +94,27 @@ resource "google_secret_manager_secret_version" "jwt" {
   secret_data = random_password.jwt[0].result
 }
 
+resource "random_password" "api_key" {
+  count   = var.enable_api ? 1 : 0
+  length  = 48
+  special = false
+}
+
+resource "google_secret_manager_secret" "api_keys" {
+  count     = var.enable_api ? 1 : 0
+  secret_id = "${var.name_prefix}-api-keys"
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_version" "api_keys" {
+  count       = var.enable_api ? 1 : 0
+  secret      = google_secret_manager_secret.api_keys[0].id
+  secret_data = random_password.api_key[0].result
+}
+
 locals {
   # Version numbers as Cloud Run wants them (strings), for the secrets that exist; try() because
   # a secret that is not created (count = 0) has no version and is not referenced either.
@@ -98,5 +122,6 @@ locals {
     redis_url = var.redis_url_secret_version != null ? tostring(var.redis_url_secret_version) : try(google_secret_manager_secret_version.redis_url[0].version, null)
     redis_ca  = var.redis_ca_secret_version != null ? tostring(var.redis_ca_secret_version) : try(google_secret_manager_secret_version.redis_ca[0].version, null)
     jwt       = var.jwt_secret_version != null ? tostring(var.jwt_secret_version) : try(google_secret_manager_secret_version.jwt[0].version, null)
+    api_keys  = var.api_keys_secret_version != null ? tostring(var.api_keys_secret_version) : try(google_secret_manager_secret_version.api_keys[0].version, null)
   }
 }

@@ -138,6 +138,23 @@ variable "redis_ca_secret_version" {
   }
 }
 
+variable "enable_api" {
+  description = "Turn on the backend's server API (docs/API.md: post into channels, read history, presence, disconnect clients) with a generated key in <prefix>-api-keys, given to the backend as API_KEYS. Off by default: nothing but the page talks to the backend."
+  type        = bool
+  default     = false
+}
+
+variable "api_keys_secret_version" {
+  description = "Version number of <prefix>-api-keys the backend reads (enable_api); null: the version Terraform wrote. To rotate, add a version holding \"new,old\", point this at it, move the callers, then add one holding \"new\". Not \"latest\"."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.api_keys_secret_version == null || try(var.api_keys_secret_version >= 1 && floor(var.api_keys_secret_version) == var.api_keys_secret_version, false)
+    error_message = "api_keys_secret_version: a version number (1, 2, ...) or null, never \"latest\"."
+  }
+}
+
 variable "jwt_secret_version" {
   description = "Version number of <prefix>-auth-jwt-secret the backend reads (require_tokens); null: the version Terraform wrote. Not \"latest\"."
   type        = number

@@ -46,6 +46,15 @@ pub enum Signal {
         client: ClientId,
         name: Option<DisplayName>,
     },
+    /// Every connection of `client` in the channel the signal is sent on (in every channel,
+    /// when sent on [`control_channel`]) is closed with 4000 and `reason`: moderation.
+    Disconnect { client: ClientId, reason: String },
+}
+
+/// The channel every instance listens on for what concerns all channels, from the start
+/// (clients may not join it: its id is reserved).
+pub fn control_channel() -> ChannelId {
+    ChannelId::parse("__control").unwrap_or_else(|_| unreachable!("a valid id"))
 }
 
 /// Receives the events of subscribed channels. Called from the bus's delivery path, so it

@@ -9,11 +9,13 @@
 //! - `bus`: [`BusSettings`], embedded, one Redis or a Redis Cluster, with the Redis settings.
 //! - `channels`: the history and retention every channel gets ([`ChannelPolicy`]).
 //! - `access`: [`AccessSettings`], allowed origins, tokens, trusted proxies.
+//! - `api`: [`ApiSettings`], the server API's keys and the sender its messages carry.
 //! - `limits`: [`LimitSettings`], message size, outbound queue, send rate, connections.
 //! - `timeouts`, `presence`, `shutdown`: [`TimeoutSettings`], [`PresenceSettings`],
 //!   [`ShutdownSettings`], the timings of those parts.
 
 mod access;
+mod api;
 mod bus;
 mod channels;
 mod limits;
@@ -27,6 +29,7 @@ use std::collections::HashMap;
 
 pub use self::{
     access::{AccessSettings, AllowedOrigins, DEFAULT_ALLOWED_ORIGINS},
+    api::ApiSettings,
     bus::BusSettings,
     limits::{ConnectionLimits, LimitSettings},
     presence::PresenceSettings,
@@ -59,6 +62,7 @@ pub struct Settings {
     pub bus: BusSettings,
     pub channels: ChannelPolicy,
     pub access: AccessSettings,
+    pub api: ApiSettings,
     pub limits: LimitSettings,
     pub timeouts: TimeoutSettings,
     pub presence: PresenceSettings,
@@ -97,6 +101,7 @@ impl Settings {
             port,
             metrics_port,
             access: AccessSettings::read(&vars)?,
+            api: ApiSettings::read(&vars)?,
             limits: LimitSettings::read(&vars)?,
             timeouts: TimeoutSettings::read(&vars, bus_timeout)?,
             presence,

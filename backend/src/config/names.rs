@@ -59,5 +59,11 @@ pub const PRESENCE_TTL_SECS: &str = "PRESENCE_TTL_SECS";
 pub const PRESENCE_DETAIL_MAX: &str = "PRESENCE_DETAIL_MAX";
 pub const PRESENCE_BATCH_MS: &str = "PRESENCE_BATCH_MS";
 
+/// Keys of the server API (comma-separated); unset: the API is off.
+pub const API_KEYS: &str = "API_KEYS";
+/// The client id and display name messages posted through the API carry.
+pub const API_SENDER_ID: &str = "API_SENDER_ID";
+pub const API_SENDER_NAME: &str = "API_SENDER_NAME";
+
 pub const SHUTDOWN_GRACE_SECS: &str = "SHUTDOWN_GRACE_SECS";
 pub const SHUTDOWN_SPREAD_MS: &str = "SHUTDOWN_SPREAD_MS";

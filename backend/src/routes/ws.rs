@@ -24,7 +24,7 @@ use actix_web::{
 };
 use bytes::Bytes;
 use futures_util::SinkExt;
-use protocol::{ChannelId, ClientId, DisplayName, Epoch, MessageId};
+use protocol::{ChannelId, ClientId, DisplayName, Epoch, IdError, MessageId};
 
 use super::{handshake_error::HandshakeError, refusal};
 use crate::{
@@ -179,6 +179,9 @@ fn bearer_token(head: &RequestHead) -> Option<&str> {
 fn validate(head: &RequestHead, state: &AppState) -> Result<session::Request, Refusal> {
     let (channel, client) = path_segments(head.uri.path()).ok_or(Refusal::NotFound)?;
     let channel = ChannelId::parse(channel).map_err(HandshakeError::InvalidChannel)?;
+    if channel.is_reserved() {
+        return Err(HandshakeError::InvalidChannel(IdError::Reserved).into());
+    }
     let client = ClientId::parse(client).map_err(HandshakeError::InvalidClient)?;
     let query =
         web::Query::<HashMap<String, String>>::from_query(head.uri.query().unwrap_or_default())

@@ -34,6 +34,7 @@ mod redis_tls;
 mod redis_usage;
 mod replication;
 mod retention;
+mod server_api;
 mod settings;
 mod shutdown;
 mod slow_input;

@@ -23,6 +23,8 @@ pub enum IdError {
     TooLong,
     #[error("may only contain letters, digits, '.', '_' and '-'")]
     BadCharacter,
+    #[error("must not start with \"__\": such ids are reserved for the server")]
+    Reserved,
 }
 
 fn validate(raw: &str) -> Result<(), IdError> {
@@ -90,6 +92,17 @@ validated_id!(
     /// A chat room. Every message and presence event belongs to exactly one channel.
     ChannelId
 );
+/// Channel ids the server keeps for itself (a client may not join one).
+pub const RESERVED_PREFIX: &str = "__";
+
+impl ChannelId {
+    /// The server's own channels start with [`RESERVED_PREFIX`]: they carry what instances tell
+    /// each other, not chat, so a client may not join them.
+    pub fn is_reserved(&self) -> bool {
+        self.0.starts_with(RESERVED_PREFIX)
+    }
+}
+
 validated_id!(
     /// Who is talking. One person may hold several connections with the same client id
     /// (tabs, reconnects); presence counts the id, not the connections.

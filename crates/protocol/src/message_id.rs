@@ -24,6 +24,11 @@ pub struct MessageIdError;
 
 impl MessageId {
     pub const ZERO: MessageId = MessageId { millis: 0, seq: 0 };
+    /// Later than every id: "before the end" is the newest messages.
+    pub const MAX: MessageId = MessageId {
+        millis: u64::MAX,
+        seq: u64::MAX,
+    };
 
     pub const fn new(millis: u64, seq: u64) -> Self {
         Self { millis, seq }

@@ -27,6 +27,10 @@ pub fn encode_typing(client: &ClientId, name: Option<&DisplayName>) -> String {
     format!("t\n{client}\n{}", name.map_or("", DisplayName::as_str))
 }
 
+pub fn encode_disconnect(client: &ClientId, reason: &str) -> String {
+    format!("x\n{client}\n{reason}")
+}
+
 pub fn decode(channel: &ChannelId, payload: &[u8]) -> Result<BusEvent, MalformedEvent> {
     let text = std::str::from_utf8(payload).map_err(|_| MalformedEvent("not UTF-8"))?;
     let (kind, rest) = text.split_once('\n').ok_or(MalformedEvent("no kind"))?;
@@ -60,6 +64,15 @@ pub fn decode(channel: &ChannelId, payload: &[u8]) -> Result<BusEvent, Malformed
             Ok(BusEvent::Signal(Signal::Typing {
                 client: client_id(client)?,
                 name: (!name.is_empty()).then(|| display_name(name)).transpose()?,
+            }))
+        }
+        "x" => {
+            let (client, reason) = rest
+                .split_once('\n')
+                .ok_or(MalformedEvent("disconnect fields missing"))?;
+            Ok(BusEvent::Signal(Signal::Disconnect {
+                client: client_id(client)?,
+                reason: reason.to_owned(),
             }))
         }
         _ => Err(MalformedEvent("unknown kind")),
@@ -139,6 +152,21 @@ mod tests {
                 name: Some(DisplayName::parse("Zoë Smith").unwrap()),
             }
         );
+    }
+
+    #[test]
+    fn disconnects_round_trip_with_any_reason() {
+        let client = ClientId::parse("troll").unwrap();
+        for reason in ["", "spam", "two\nlines"] {
+            let payload = encode_disconnect(&client, reason);
+            assert_eq!(
+                decode(&room(), payload.as_bytes()).unwrap(),
+                BusEvent::Signal(Signal::Disconnect {
+                    client: client.clone(),
+                    reason: reason.to_owned(),
+                })
+            );
+        }
     }
 
     #[test]

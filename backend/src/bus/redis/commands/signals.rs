@@ -17,6 +17,7 @@ impl RedisBus {
         let keys = &ChannelKeys::new(channel);
         let payload = &match signal {
             Signal::Typing { client, name } => events::encode_typing(client, name.as_ref()),
+            Signal::Disconnect { client, reason } => events::encode_disconnect(client, reason),
         };
         let command = match self.source.publish_mode() {
             Publish::Plain => "PUBLISH",
