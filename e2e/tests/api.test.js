@@ -38,7 +38,7 @@ test("a message posted through the API reaches both instances' browsers as Syste
   const { id } = await response.json();
   for (const user of [ana, ben]) {
     await expectOnce(user.page, "Deploy 42 finished ✅");
-    const item = await user.page.$eval("#messages li.msg:last-child", (li) => ({
+    const item = await user.page.$eval(`#messages li.msg[data-id="${id}"]`, (li) => ({
       id: li.dataset.id,
       sender: li.querySelector(".sender").textContent,
       own: li.classList.contains("own"),
