@@ -43,7 +43,8 @@ export async function startTokenServer({ secret, ttlSecs }) {
       }
       const mode = modes.get(asked.client_id) || "ok";
       requests.push({ ...asked, cookie: req.headers.cookie || "", mode, at: Date.now() });
-      const json = (status, body) => res.writeHead(status, { ...cors, "content-type": "application/json" }).end(JSON.stringify(body));
+      const json = (status, body) =>
+        res.writeHead(status, { ...cors, "content-type": "application/json" }).end(JSON.stringify(body));
       if (mode === "down") return json(503, { error: "unavailable", message: "sign-in is down" });
       if (mode === "refuse") return json(403, { error: "forbidden", message: "you are not signed in" });
       const exp = Math.floor(Date.now() / 1000) + ttlSecs;

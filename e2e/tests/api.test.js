@@ -46,16 +46,22 @@ test("a message posted through the API reaches both instances' browsers as Syste
     assert.deepEqual(item, { id, sender: "System", own: false });
   }
   // The same key again: no second message.
-  const again = await api(1, "POST", `/channels/${ROOM}/messages`, { message: "Deploy 42 finished ✅", idempotency_key: "deploy-42" });
+  const again = await api(1, "POST", `/channels/${ROOM}/messages`, {
+    message: "Deploy 42 finished ✅",
+    idempotency_key: "deploy-42",
+  });
   assert.equal((await again.json()).id, id);
   await say(ana.page, "thanks, System");
   await expectOnce(ben.page, "thanks, System");
-  assert.equal((await ben.page.$$eval("#messages li.msg .text", (n) => n.map((x) => x.textContent))).filter((t) => t.startsWith("Deploy 42")).length, 1);
+  const texts = await ben.page.$$eval("#messages li.msg .text", (nodes) => nodes.map((n) => n.textContent));
+  assert.equal(texts.filter((t) => t.startsWith("Deploy 42")).length, 1, "one message for one key");
 });
 
 test("disconnected by the server (4000): the reason, no reconnection by itself, a Rejoin button", async () => {
   const before = sockets("ben").length;
-  const response = await api(suite.backendOf("ana"), "DELETE", `/channels/${ROOM}/clients/ben?reason=${encodeURIComponent("Please take a break, Ben")}`);
+  // Asked of the instance that does not hold ben's connection: it reaches the other one.
+  const reason = encodeURIComponent("Please take a break, Ben");
+  const response = await api(suite.backendOf("ana"), "DELETE", `/channels/${ROOM}/clients/ben?reason=${reason}`);
   assert.ok(response.status < 300, `DELETE answered ${response.status}`);
   const { page } = ben;
   await page.waitForSelector('#connection[data-state="removed"]', { timeout: 10000 });

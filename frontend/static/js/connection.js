@@ -11,7 +11,7 @@
 //   (4400, 4403; 4401 without tokens, or twice in a row with them) the page says why and
 //   stops; 4429 (too many) backs off. With tokens, 4401 (expired or refused) gets a new token
 //   before connecting again (ids.js). 4000 (disconnected by the server) shows the reason and
-//   waits for the person to rejoin.
+//   waits for the person to rejoin (rooms.js).
 //
 // Invariant: `s.lastId` is the newest id received in a `message` frame of the history named
 // by `s.epoch` (the latest welcome's), or `0-0` when none has arrived since that welcome.
@@ -129,24 +129,6 @@ function stopRefused(s, text) {
   if (text !== s.lastCloseNotice) addNotice(text, "error");
   s.lastCloseNotice = text;
   setStatus("refused", "Not connected — refused by the server");
-}
-
-/** Close 4000: someone running the service disconnected this person. Coming straight back
- *  would defeat that, so the page waits for them to choose to rejoin. */
-function showRemoved(s, reason) {
-  s.removed = true;
-  holdOutbox(s);
-  const notice = addNotice(reason ? `You were disconnected by the server: ${reason}` : "You were disconnected by the server.", "error removed");
-  const rejoin = el("button", "link", "Rejoin");
-  rejoin.type = "button";
-  rejoin.addEventListener("click", () => {
-    rejoin.remove();
-    if (session !== s || s.socket) return;
-    s.removed = false;
-    connect();
-  });
-  notice.append(" ", rejoin);
-  setStatus("removed", "Disconnected by the server");
 }
 
 function onClose(s, event) {

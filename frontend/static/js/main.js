@@ -71,7 +71,7 @@ window.addEventListener("online", () => {
   if (session && !session.socket && !session.removed) connect();
 });
 window.addEventListener("offline", () => {
-  if (session && !session.socket) {
+  if (session && !session.socket && !session.removed) {
     clearTimers(session);
     setStatus("offline", "Offline — waiting for the network");
   }

@@ -1,6 +1,7 @@
-// Entering, switching and leaving rooms without reloading the page. The URL follows the
-// room (`/c/{channel}`, the wire id), so it can be shared, bookmarked, and navigated with
-// back/forward; the header shows the room as it was typed ("Team Chat" is `team-chat`).
+// Entering, switching and leaving rooms without reloading the page, and rejoining one the
+// server disconnected this person from. The URL follows the room (`/c/{channel}`, the wire
+// id), so it can be shared, bookmarked, and navigated with back/forward; the header shows
+// the room as it was typed ("Team Chat" is `team-chat`).
 
 function newSession(channel, label, name) {
   return {
@@ -109,6 +110,25 @@ function leaveRoom(push) {
   document.title = "Chat";
   if (push && location.pathname !== "/") history.pushState(null, "", "/");
   ui.channel.focus();
+}
+
+/** Close 4000: someone running the service disconnected this person. Coming straight back
+ *  would defeat that, so the page waits for them to choose to rejoin. */
+function showRemoved(s, reason) {
+  s.removed = true;
+  holdOutbox(s);
+  const text = reason ? `You were disconnected by the server: ${reason}` : "You were disconnected by the server.";
+  const notice = addNotice(text, "error removed");
+  const rejoin = el("button", "link", "Rejoin");
+  rejoin.type = "button";
+  rejoin.addEventListener("click", () => {
+    rejoin.remove();
+    if (session !== s || s.socket) return;
+    s.removed = false;
+    connect();
+  });
+  notice.append(" ", rejoin);
+  setStatus("removed", "Disconnected by the server");
 }
 
 /** The recent-rooms list: links to `/c/…`, followed in place by `onRoomLinkClick`. */
