@@ -1,7 +1,8 @@
 // An operator's token endpoint, as a page configured with TOKEN_URL calls it: a cross-origin
 // POST of {client_id, name, channel} with the browser's cookies, answered with an HS256 token
 // {token, expires_at} signed with the backends' secret. Each client id can be told to get
-// tokens (`ok`), a 503 (`down`) or a 403 (`refuse`), and every request is recorded.
+// tokens (`ok`), tokens signed with another secret (`forged`), a 503 (`down`) or a 403
+// (`refuse`), and every request is recorded.
 import crypto from "node:crypto";
 import http from "node:http";
 import { freePort } from "./processes.js";
@@ -48,7 +49,8 @@ export async function startTokenServer({ secret, ttlSecs }) {
       if (mode === "down") return json(503, { error: "unavailable", message: "sign-in is down" });
       if (mode === "refuse") return json(403, { error: "forbidden", message: "you are not signed in" });
       const exp = Math.floor(Date.now() / 1000) + ttlSecs;
-      const token = sign(secret, { sub: asked.client_id, exp, channels: [asked.channel], name: asked.name });
+      const key = mode === "forged" ? `not-${secret}` : secret;
+      const token = sign(key, { sub: asked.client_id, exp, channels: [asked.channel], name: asked.name });
       return json(200, { token, expires_at: exp });
     });
   });
@@ -56,7 +58,7 @@ export async function startTokenServer({ secret, ttlSecs }) {
   return {
     url: `http://127.0.0.1:${port}/token`,
     requests,
-    /** `ok`, `down` or `refuse` for one client id. */
+    /** `ok`, `forged`, `down` or `refuse` for one client id. */
     setMode(clientId, mode) {
       modes.set(clientId, mode);
     },

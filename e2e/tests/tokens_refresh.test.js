@@ -2,7 +2,8 @@
 // connecting, with the browser's cookies; keeps its connection past several lifetimes by
 // `refresh`, losing and doubling nothing while someone else keeps sending; after a 4401 (the
 // endpoint was down when the token ran out) gets a new token before reconnecting; and stops,
-// saying why, when the endpoint refuses — without asking again and again.
+// saying why, when the endpoint refuses or the backend refuses its tokens — without asking
+// again and again.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { expectOnce, say, submitJoin, waitConnected } from "../lib/browser.js";
@@ -87,4 +88,17 @@ test("an endpoint that refuses: a clear message, no retry loop", async () => {
   await carol.page.click("#retry");
   await waitConnected(carol.page);
   assert.equal(asked("carol").length, 2);
+});
+
+test("tokens the backend refuses: one new token, then a clear stop, no loop", async () => {
+  tokens.setMode("dora", "forged");
+  const dora = await suite.openUser();
+  await submitJoin(dora.page, ROOM, "dora");
+  await dora.page.waitForSelector('#connection[data-state="refused"]', { timeout: 15000 });
+  const notices = await dora.page.$$eval("#messages li.notice", (nodes) => nodes.map((n) => n.textContent));
+  assert.equal(notices.length, 1, JSON.stringify(notices));
+  assert.match(notices[0], /requires you to sign in/);
+  await dora.page.waitForTimeout(3000);
+  assert.equal(asked("dora").length, 2, "a second token after the first 4401, no third");
+  assert.equal(sockets("dora").length, 2);
 });
