@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::{
     addrs,
     run::{Config, Scenario},
+    wire::Wire,
 };
 
 const EXAMPLES: &str = "\
@@ -93,6 +94,10 @@ pub struct Common {
     /// Backend URL, ws://host:port (repeat for several instances; connections round-robin).
     #[arg(long = "url", short = 'u', required = true)]
     pub urls: Vec<String>,
+    /// The servers' protocol: `chat` (ours) or `socketio` (the reference server in
+    /// tools/reference: socket.io with the Redis adapter).
+    #[arg(long, value_enum, default_value_t = Wire::Chat)]
+    pub protocol: Wire,
     /// Local source addresses, e.g. 127.0.0.2-127.0.0.5 (about 28k connections each).
     /// Default for loopback backends: 127.0.0.2, 127.0.0.3, … as many as needed.
     #[arg(long = "source-ips", value_name = "LIST")]
@@ -209,6 +214,7 @@ impl Command {
         };
         let c = self.common();
         let mut config = Config::new(scenario, c.urls.clone());
+        config.wire = c.protocol;
         config.sources = c
             .sources
             .as_deref()
