@@ -67,6 +67,12 @@ def main(path):
         show = lambda v: "–" if v is None else fmt.format(v)
         ratio = f"{ours / ref:.2f}" if ours is not None and ref else "–"
         print(f"| {name:<36} | {show(ours):>10} | {show(ref):>10} | {ratio:>8} |")
+    if max(counts.values()) > 1:
+        print("each run (ours | reference):")
+        for name, figure, fmt in ROWS:
+            runs = {s: "; ".join("–" if v is None else fmt.format(v)
+                                 for v in (figure(r) for r in rs)) for s, rs in sides.items()}
+            print(f"  {name:<36} {runs['ours']} | {runs['reference']}")
     failed = [r.get("side") for r in reports if r.get("lost") or r.get("duplicated")]
     if failed or not all(counts.values()):
         print("compare: a side lost deliveries or did not report", file=sys.stderr)

@@ -138,7 +138,7 @@ pub struct Common {
     /// Write an SVG plot: latency by percentile, deliveries/s and p99 over time.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
-    /// Runtime worker threads (default: one per core).
+    /// Runtime worker threads (default: one per core; 1: a single-threaded runtime).
     #[arg(long)]
     pub threads: Option<usize>,
     /// No live progress line (it is only shown when stderr is a terminal anyway).

@@ -3,6 +3,10 @@
 //! socket.io reference server (`tools/reference`: Engine.IO v4 over a WebSocket, `signin`,
 //! `sendMessage`, `message`).
 //!
+//! Nearly all the traffic is chat messages, so each protocol reads those with a scan for the
+//! few fields loadgen needs, without building a JSON value, and falls back to the full parser
+//! for anything that does not fit the fixed layout the servers write.
+//!
 //! A [`Wire`] says where to connect, how a connection joins its channel, how a message is sent
 //! and what a server frame means to the run ([`Incoming`]).
 
@@ -57,6 +61,14 @@ pub enum Incoming<'a> {
     Bad,
 }
 
+/// A JSON string's contents up to its closing quote, when it has no escapes, and the text
+/// after the quote: lets the message fast paths take a field straight from the frame. `None`
+/// when the string has an escape (or no end): those frames take the full JSON parser.
+fn plain_string(s: &str) -> Option<(&str, &str)> {
+    let end = s.find(['"', '\\'])?;
+    (s.as_bytes()[end] == b'"').then(|| (&s[..end], &s[end + 1..]))
+}
+
 impl Wire {
     pub fn name(self) -> &'static str {
         match self {
@@ -96,5 +108,18 @@ impl Wire {
             Wire::Chat => chat::parse(text),
             Wire::SocketIo => socketio::parse(text),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_strings_end_at_the_quote() {
+        assert_eq!(plain_string(r#"abc","x":1}"#), Some(("abc", r#","x":1}"#)));
+        assert_eq!(plain_string(r#"""#), Some(("", "")));
+        assert_eq!(plain_string(r#"a\"b""#), None);
+        assert_eq!(plain_string("abc"), None);
     }
 }

@@ -39,8 +39,32 @@ struct FastMessage<'a> {
     message: Option<Cow<'a, str>>,
 }
 
+/// The `message` frame as the backend writes it (`ServerFrame::to_json`: the tag, then the
+/// fields in declaration order; ids, channel, client and time never need escapes), scanned:
+/// `{"type":"message","id":"<id>",…,"message":"<text>"[,"name":…]}`.
+fn scan_message(text: &str) -> Option<Incoming<'_>> {
+    let rest = text.strip_prefix(r#"{"type":"message","id":""#)?;
+    let (id, rest) = super::plain_string(rest)?;
+    let (_, rest) = rest.split_once(r#","message":""#)?;
+    let (message, rest) = super::plain_string(rest)?;
+    if !(rest == "}" || rest.starts_with(',')) {
+        return None;
+    }
+    Some(match id.parse::<MessageId>() {
+        Ok(id) => Incoming::Message {
+            id: Some(id),
+            text: Cow::Borrowed(message),
+        },
+        Err(_) => Incoming::Bad,
+    })
+}
+
 pub(super) fn parse(text: &str) -> Incoming<'_> {
-    // Fast path: protocol::ServerFrame is an internally tagged enum, which serde buffers.
+    if let Some(message) = scan_message(text) {
+        return message;
+    }
+    // Then a borrowing parse of the same frame in any layout: protocol::ServerFrame is an
+    // internally tagged enum, which serde buffers.
     if let Ok(FastMessage {
         kind,
         id: Some(id),
@@ -105,6 +129,16 @@ mod tests {
             message: "deadbeef:0:1:2 \"quoted\"".into(),
             name: None,
         });
+        // The backend's frames (ServerFrame::to_json) take the scan; an escaped text does not.
+        let plain = ServerFrame::Message(protocol::ChatMessage {
+            message: "deadbeef:0:1:2".into(),
+            ..match &frame {
+                ServerFrame::Message(m) => m.clone(),
+                _ => unreachable!(),
+            }
+        });
+        assert!(scan_message(&plain.to_json()).is_some());
+        assert!(scan_message(&frame.to_json()).is_none());
         assert_eq!(
             parse(&frame.to_json()),
             Incoming::Message {
@@ -118,6 +152,29 @@ mod tests {
         };
         assert_eq!(parse(&ack.to_json()), Incoming::Ack { seq: Some(7) });
         assert_eq!(parse("{\"type\":\"nonsense\"}"), Incoming::Bad);
+        // The scan takes the frame as the backend writes it; other layouts, escapes and a
+        // name after the text still read the same.
+        let plain = r#"{"type":"message","id":"5-1","channel_id":"c","client_id":"k","time":"t","message":"deadbeef:0:1:2"}"#;
+        let named = r#"{"type":"message","id":"5-1","channel_id":"c","client_id":"k","time":"t","message":"deadbeef:0:1:2","name":"N"}"#;
+        let moved = r#"{"type":"message","channel_id":"c","client_id":"k","time":"t","message":"deadbeef:0:1:2","id":"5-1"}"#;
+        let want = Incoming::Message {
+            id: Some("5-1".parse().unwrap()),
+            text: "deadbeef:0:1:2".into(),
+        };
+        assert!(matches!(
+            scan_message(plain),
+            Some(Incoming::Message { .. })
+        ));
+        assert!(matches!(
+            scan_message(named),
+            Some(Incoming::Message { .. })
+        ));
+        assert!(scan_message(moved).is_none());
+        for frame in [plain, named, moved] {
+            assert_eq!(parse(frame), want, "{frame}");
+        }
+        let bad_id = r#"{"type":"message","id":"x","channel_id":"c","client_id":"k","time":"t","message":"m"}"#;
+        assert_eq!(parse(bad_id), Incoming::Bad);
         let sent = send("hi".into(), 3).unwrap();
         let sent: serde_json::Value = serde_json::from_str(&sent).unwrap();
         assert_eq!(sent["type"], "send");

@@ -84,7 +84,23 @@ struct ChatMessage<'a> {
     text: Cow<'a, str>,
 }
 
+/// A `message` event as socket.io writes the reference's `{user, text}`, scanned:
+/// `42["message",{"user":"<user>","text":"<text>"}]`.
+fn scan_message(frame: &str) -> Option<Incoming<'_>> {
+    let rest = frame.strip_prefix(r#"42["message",{"user":""#)?;
+    let (_user, rest) = super::plain_string(rest)?;
+    let rest = rest.strip_prefix(r#","text":""#)?;
+    let (text, rest) = super::plain_string(rest)?;
+    (rest == "}]").then_some(Incoming::Message {
+        id: None,
+        text: Cow::Borrowed(text),
+    })
+}
+
 pub(super) fn parse(text: &str) -> Incoming<'_> {
+    if let Some(message) = scan_message(text) {
+        return message;
+    }
     match engineio::parse(text) {
         Some(Packet::Event { data, .. }) if data.starts_with(r#"["message","#) => {
             match serde_json::from_str::<(&str, ChatMessage)>(data) {
@@ -149,6 +165,9 @@ mod tests {
                 text: "a\"b".into()
             }
         );
+        assert!(scan_message(r#"42["message",{"user":"lg-p0","text":"x"}]"#).is_some());
+        assert!(scan_message(r#"42["message",{"text":"a\"b","user":"u"}]"#).is_none());
+        assert!(scan_message(r#"42["message",{"user":"u","text":"x","more":1}]"#).is_none());
         assert_eq!(parse(r#"42["message",{"user":"u"}]"#), Incoming::Bad);
         assert_eq!(parse("2"), Incoming::Reply("3"));
         assert_eq!(
