@@ -24,6 +24,10 @@ Examples:
   loadgen rooms --url ws://127.0.0.1:8080 --connections 2000 --channels 200 \\
       --rate 0.5 --duration 30
 
+  # the same fanout against two reference servers (tools/reference, socket.io)
+  loadgen fanout --protocol socketio --url ws://127.0.0.1:8091 --url ws://127.0.0.1:8092 \\
+      --subscribers 200 --rate 50 --duration 10
+
 The backend rate-limits each connection (RATE_LIMIT_PER_SEC=10, RATE_LIMIT_BURST=20 by
 default): raise them for publishers faster than that. Prints one JSON line on stdout and a
 summary on stderr; exits 1 if any delivery was lost or duplicated, or no connection opened,

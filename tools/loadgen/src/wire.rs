@@ -65,7 +65,7 @@ pub enum Incoming<'a> {
 /// after the quote: lets the message fast paths take a field straight from the frame. `None`
 /// when the string has an escape (or no end): those frames take the full JSON parser.
 fn plain_string(s: &str) -> Option<(&str, &str)> {
-    let end = s.find(['"', '\\'])?;
+    let end = s.bytes().position(|b| b == b'"' || b == b'\\')?;
     (s.as_bytes()[end] == b'"').then(|| (&s[..end], &s[end + 1..]))
 }
 

@@ -40,13 +40,16 @@ struct FastMessage<'a> {
 }
 
 /// The `message` frame as the backend writes it (`ServerFrame::to_json`: the tag, then the
-/// fields in declaration order; ids, channel, client and time never need escapes), scanned:
-/// `{"type":"message","id":"<id>",…,"message":"<text>"[,"name":…]}`.
+/// fields in declaration order), scanned key by key: `{"type":"message","id":"<id>",
+/// "channel_id":"…","client_id":"…","time":"…","message":"<text>"[,"name":…]}`.
 fn scan_message(text: &str) -> Option<Incoming<'_>> {
     let rest = text.strip_prefix(r#"{"type":"message","id":""#)?;
     let (id, rest) = super::plain_string(rest)?;
-    let (_, rest) = rest.split_once(r#","message":""#)?;
-    let (message, rest) = super::plain_string(rest)?;
+    let mut rest = rest;
+    for key in [r#","channel_id":""#, r#","client_id":""#, r#","time":""#] {
+        (_, rest) = super::plain_string(rest.strip_prefix(key)?)?;
+    }
+    let (message, rest) = super::plain_string(rest.strip_prefix(r#","message":""#)?)?;
     if !(rest == "}" || rest.starts_with(',')) {
         return None;
     }
