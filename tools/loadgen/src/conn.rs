@@ -137,28 +137,32 @@ mod tests {
         assert_eq!(os(110), "timeout");
     }
 
+    async fn open_chat(addr: SocketAddr, source: Option<IpAddr>, url: &str) -> Result<Ws, String> {
+        let join = Join {
+            channel: "a",
+            client: "b",
+        };
+        let timeout = Duration::from_secs(2);
+        open(
+            addr,
+            source,
+            url,
+            ws_config(4096),
+            timeout,
+            Wire::Chat,
+            join,
+        )
+        .await
+    }
+
     #[tokio::test]
     async fn refused_and_http_status_are_named() {
-        let cfg = ws_config(4096);
         // A port nobody listens on.
         let free = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .unwrap();
         let url = format!("ws://{free}/ws/a/b");
-        let join = Join {
-            channel: "a",
-            client: "b",
-        };
-        let err = open(
-            free,
-            None,
-            &url,
-            cfg,
-            Duration::from_secs(2),
-            Wire::Chat,
-            join,
-        )
-        .await;
+        let err = open_chat(free, None, &url).await;
         assert_eq!(err.err().as_deref(), Some("refused"));
 
         // A server answering 503 before the upgrade.
@@ -176,16 +180,7 @@ mod tests {
         });
         let url = format!("ws://{addr}/ws/a/b");
         let source = Some("127.0.0.3".parse().unwrap());
-        let err = open(
-            addr,
-            source,
-            &url,
-            cfg,
-            Duration::from_secs(2),
-            Wire::Chat,
-            join,
-        )
-        .await;
+        let err = open_chat(addr, source, &url).await;
         assert_eq!(err.err().as_deref(), Some("http_503"));
     }
 }
