@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::{
     addrs,
     run::{Config, Scenario},
+    wire::Wire,
 };
 
 const EXAMPLES: &str = "\
@@ -22,6 +23,10 @@ Examples:
   # 2,000 clients in 200 rooms, each sending one message every 2 s for 30 s
   loadgen rooms --url ws://127.0.0.1:8080 --connections 2000 --channels 200 \\
       --rate 0.5 --duration 30
+
+  # the same fanout against two reference servers (tools/reference, socket.io)
+  loadgen fanout --protocol socketio --url ws://127.0.0.1:8091 --url ws://127.0.0.1:8092 \\
+      --subscribers 200 --rate 50 --duration 10
 
 The backend rate-limits each connection (RATE_LIMIT_PER_SEC=10, RATE_LIMIT_BURST=20 by
 default): raise them for publishers faster than that. Prints one JSON line on stdout and a
@@ -93,6 +98,10 @@ pub struct Common {
     /// Backend URL, ws://host:port (repeat for several instances; connections round-robin).
     #[arg(long = "url", short = 'u', required = true)]
     pub urls: Vec<String>,
+    /// The servers' protocol: `chat` (ours) or `socketio` (the reference server in
+    /// tools/reference: socket.io with the Redis adapter).
+    #[arg(long, value_enum, default_value_t = Wire::Chat)]
+    pub protocol: Wire,
     /// Local source addresses, e.g. 127.0.0.2-127.0.0.5 (about 28k connections each).
     /// Default for loopback backends: 127.0.0.2, 127.0.0.3, … as many as needed.
     #[arg(long = "source-ips", value_name = "LIST")]
@@ -133,7 +142,7 @@ pub struct Common {
     /// Write an SVG plot: latency by percentile, deliveries/s and p99 over time.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
-    /// Runtime worker threads (default: one per core).
+    /// Runtime worker threads (default: one per core; 1: a single-threaded runtime).
     #[arg(long)]
     pub threads: Option<usize>,
     /// No live progress line (it is only shown when stderr is a terminal anyway).
@@ -209,6 +218,7 @@ impl Command {
         };
         let c = self.common();
         let mut config = Config::new(scenario, c.urls.clone());
+        config.wire = c.protocol;
         config.sources = c
             .sources
             .as_deref()

@@ -1,4 +1,4 @@
-//! Opening one WebSocket: bind a source address, connect, upgrade, wait for `welcome`; and
+//! Opening one WebSocket: bind a source address, connect, upgrade, join (see [`Wire::join`]); and
 //! naming why that failed, so a report can say *how* connections fail, not just how many.
 
 use std::{
@@ -8,12 +8,13 @@ use std::{
 };
 
 use futures_util::StreamExt;
-use protocol::ServerFrame;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::{
     WebSocketStream,
     tungstenite::{self, Message, protocol::WebSocketConfig},
 };
+
+use crate::wire::{Join, Wire};
 
 pub type Ws = WebSocketStream<TcpStream>;
 
@@ -57,14 +58,16 @@ pub fn ws_cause(e: &tungstenite::Error) -> String {
     }
 }
 
-/// Opens `url` (a full `ws://…/ws/{channel}/{client}`) to `addr` from `source`, and returns
-/// the socket once its `welcome` arrived. The caller bounds the time.
+/// Opens `url` to `addr` from `source` and joins the socket to its channel as `wire` does it
+/// (our `welcome`, socket.io's `signin`). The caller bounds the time.
 pub async fn open(
     addr: SocketAddr,
     source: Option<IpAddr>,
     url: &str,
     config: WebSocketConfig,
     timeout: Duration,
+    wire: Wire,
+    join: Join<'_>,
 ) -> Result<Ws, String> {
     let deadline = tokio::time::Instant::now() + timeout;
     let socket = match addr {
@@ -89,30 +92,29 @@ pub async fn open(
     .await
     .map_err(|_| "timeout".to_owned())?
     .map_err(|e| ws_cause(&e))?;
+    wire.join(&mut ws, join, deadline).await?;
+    Ok(ws)
+}
+
+/// The next text frame, by `deadline`; `what` names the awaited frame in the causes
+/// (`welcome_timeout`, `closed_before_welcome`).
+pub async fn next_text(
+    ws: &mut Ws,
+    deadline: tokio::time::Instant,
+    what: &str,
+) -> Result<String, String> {
     loop {
         let next = tokio::time::timeout_at(deadline, ws.next())
             .await
-            .map_err(|_| "welcome_timeout".to_owned())?;
+            .map_err(|_| format!("{what}_timeout"))?;
         match next {
-            None => return Err("closed_before_welcome".into()),
+            None => return Err(format!("closed_before_{what}")),
             Some(Err(e)) => return Err(ws_cause(&e)),
-            Some(Ok(Message::Text(text))) => {
-                return match serde_json::from_str::<ServerFrame>(&text) {
-                    Ok(ServerFrame::Welcome { .. }) => Ok(ws),
-                    Ok(ServerFrame::Error { code, .. }) => Err(format!(
-                        "error_{}",
-                        serde_json::to_value(code)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default()
-                    )),
-                    _ => Err("no_welcome".into()),
-                };
-            }
+            Some(Ok(Message::Text(text))) => return Ok(text.as_str().to_owned()),
             Some(Ok(Message::Close(frame))) => {
                 return Err(match frame {
                     Some(f) => format!("closed_{}", u16::from(f.code)),
-                    None => "closed_before_welcome".into(),
+                    None => format!("closed_before_{what}"),
                 });
             }
             Some(Ok(_)) => {} // ping/pong: tungstenite answers pings itself
@@ -135,15 +137,32 @@ mod tests {
         assert_eq!(os(110), "timeout");
     }
 
+    async fn open_chat(addr: SocketAddr, source: Option<IpAddr>, url: &str) -> Result<Ws, String> {
+        let join = Join {
+            channel: "a",
+            client: "b",
+        };
+        let timeout = Duration::from_secs(2);
+        open(
+            addr,
+            source,
+            url,
+            ws_config(4096),
+            timeout,
+            Wire::Chat,
+            join,
+        )
+        .await
+    }
+
     #[tokio::test]
     async fn refused_and_http_status_are_named() {
-        let cfg = ws_config(4096);
         // A port nobody listens on.
         let free = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .unwrap();
         let url = format!("ws://{free}/ws/a/b");
-        let err = open(free, None, &url, cfg, Duration::from_secs(2)).await;
+        let err = open_chat(free, None, &url).await;
         assert_eq!(err.err().as_deref(), Some("refused"));
 
         // A server answering 503 before the upgrade.
@@ -161,7 +180,7 @@ mod tests {
         });
         let url = format!("ws://{addr}/ws/a/b");
         let source = Some("127.0.0.3".parse().unwrap());
-        let err = open(addr, source, &url, cfg, Duration::from_secs(2)).await;
+        let err = open_chat(addr, source, &url).await;
         assert_eq!(err.err().as_deref(), Some("http_503"));
     }
 }

@@ -1,5 +1,5 @@
-//! Load generator for the chat service (protocol v1): opens many WebSockets against one or
-//! more backends, runs a bounded scenario (`idle`, `fanout`, `rooms`) and reports connection
+//! Load generator for the chat service (protocol v1, or socket.io for the reference server,
+//! see [`wire`]): opens many WebSockets against one or more backends, runs a bounded scenario (`idle`, `fanout`, `rooms`) and reports connection
 //! failures by cause, lost / duplicated / reordered deliveries, end-to-end latency, and the
 //! memory and CPU of local backend processes.
 //!
@@ -15,6 +15,7 @@ pub mod procstat;
 pub mod report;
 pub mod run;
 pub mod stats;
+pub mod wire;
 
 pub use report::Report;
 pub use run::{Config, Scenario, run};

@@ -8,7 +8,6 @@ use std::{
 };
 
 use futures_util::{SinkExt, StreamExt};
-use protocol::ClientFrame;
 use tokio::{
     sync::{Semaphore, watch},
     time::{Instant, MissedTickBehavior},
@@ -23,6 +22,7 @@ use crate::{
     body::Body,
     conn,
     stats::{OrderTracker, SeqSet},
+    wire::Join,
 };
 
 /// What a connection task hands back.
@@ -51,6 +51,8 @@ pub(super) struct Conn {
 /// Whether the connection goes on after a frame or a send.
 pub(super) enum Step {
     Continue,
+    /// Goes on once this frame is sent back (a protocol keepalive).
+    Reply(&'static str),
     Closed,
 }
 
@@ -76,28 +78,43 @@ impl Conn {
         };
         let seq = self.next_seq;
         let sent_nanos = self.shared.nanos();
-        let frame = ClientFrame::Send {
-            message: Body {
-                run: self.shared.run,
-                publisher,
-                seq,
-                sent_nanos,
-            }
-            .encode(self.shared.message_bytes),
-            nonce: Some(seq.to_string()),
-        };
-        let Ok(json) = serde_json::to_string(&frame) else {
+        let message = Body {
+            run: self.shared.run,
+            publisher,
+            seq,
+            sent_nanos,
+        }
+        .encode(self.shared.message_bytes);
+        let Some(frame) = self.shared.wire.send(message, seq) else {
             return Step::Continue;
         };
         self.sent_at.push(sent_nanos);
         self.next_seq += 1;
         self.shared.sent.fetch_add(1, Relaxed);
-        match ws.send(Message::text(json)).await {
+        match ws.send(Message::text(frame)).await {
             Ok(()) => Step::Continue,
             Err(e) => {
                 bump(&self.shared.disconnects, conn::ws_cause(&e));
                 Step::Closed
             }
+        }
+    }
+
+    /// Handles a server frame and sends the answer it asks for, if any.
+    async fn answer(
+        &mut self,
+        ws: &mut conn::Ws,
+        frame: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    ) -> Step {
+        match self.handle(frame) {
+            Step::Reply(text) => match ws.send(Message::text(text)).await {
+                Ok(()) => Step::Continue,
+                Err(e) => {
+                    bump(&self.shared.disconnects, conn::ws_cause(&e));
+                    Step::Closed
+                }
+            },
+            step => step,
         }
     }
 
@@ -125,6 +142,7 @@ pub(super) struct Dial {
     pub(super) addr: SocketAddr,
     pub(super) source: Option<IpAddr>,
     pub(super) url: String,
+    pub(super) channel: String,
     pub(super) config: WebSocketConfig,
     pub(super) timeout: Duration,
 }
@@ -138,7 +156,21 @@ pub(super) async fn connection(
 ) -> Outcome {
     let opened = {
         let _slot = connect_slots.acquire_owned().await;
-        conn::open(dial.addr, dial.source, &dial.url, dial.config, dial.timeout).await
+        let join = Join {
+            channel: &dial.channel,
+            client: &conn.spec.client,
+        };
+        let wire = conn.shared.wire;
+        conn::open(
+            dial.addr,
+            dial.source,
+            &dial.url,
+            dial.config,
+            dial.timeout,
+            wire,
+            join,
+        )
+        .await
     };
     let mut ws = match opened {
         Ok(ws) => ws,
@@ -173,7 +205,7 @@ pub(super) async fn connection(
         }
         tokio::select! {
             changed = phase.changed() => if changed.is_err() { return close(ws, conn).await },
-            frame = ws.next() => if let Step::Closed = conn.handle(frame) { return conn.outcome(true) },
+            frame = ws.next() => if let Step::Closed = conn.answer(&mut ws, frame).await { return conn.outcome(true) },
         }
     };
 
@@ -217,7 +249,7 @@ pub(super) async fn connection(
                 }
             }
             () = &mut stopping => return close(ws, conn).await,
-            frame = ws.next() => if let Step::Closed = conn.handle(frame) { return conn.outcome(true) },
+            frame = ws.next() => if let Step::Closed = conn.answer(&mut ws, frame).await { return conn.outcome(true) },
         }
     }
 }

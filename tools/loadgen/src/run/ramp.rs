@@ -23,6 +23,7 @@ use super::{
 use crate::{
     conn,
     procstat::{self, ProcSample},
+    wire::Join,
 };
 
 /// The connections, open and settled, waiting for the send phase.
@@ -73,10 +74,14 @@ pub(super) async fn open_all(config: &Config, setup: &Setup, specs: Vec<Spec>) -
         let dial = Dial {
             addr: resolved[t],
             source: (!sources.is_empty()).then(|| sources[idx % sources.len()]),
-            url: format!(
-                "{}/ws/{}/{}",
-                targets[t].base, channels[spec.channel], spec.client
+            url: config.wire.url(
+                &targets[t].base,
+                Join {
+                    channel: &channels[spec.channel],
+                    client: &spec.client,
+                },
             ),
+            channel: channels[spec.channel].clone(),
             config: ws_config,
             timeout: config.connect_timeout,
         };

@@ -2,6 +2,8 @@
 
 use std::{net::IpAddr, time::Duration};
 
+use crate::wire::Wire;
+
 /// What to run. Every scenario is bounded in connections, messages and time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scenario {
@@ -63,6 +65,8 @@ pub struct Config {
     pub scenario: Scenario,
     /// Backend URLs (`ws://host:port`); connection `i` goes to `urls[i % urls.len()]`.
     pub urls: Vec<String>,
+    /// The servers' protocol: ours, or socket.io (the reference server).
+    pub wire: Wire,
     /// Local addresses to connect from, round-robin; `None`: automatic (see
     /// [`crate::addrs::auto_sources`]); an empty list: let the kernel pick.
     pub sources: Option<Vec<IpAddr>>,
@@ -95,6 +99,7 @@ impl Config {
         Self {
             scenario,
             urls,
+            wire: Wire::Chat,
             sources: None,
             connect_timeout: Duration::from_secs(10),
             connect_concurrency: 200,

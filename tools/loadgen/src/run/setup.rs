@@ -86,6 +86,7 @@ pub(super) async fn prepare(config: &Config) -> anyhow::Result<Setup> {
     let planned = planned_per_publisher(&specs);
     let shared = Arc::new(Shared::new(
         run,
+        config.wire,
         epoch,
         config.message_bytes,
         channel_count,

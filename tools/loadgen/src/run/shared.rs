@@ -8,7 +8,7 @@ use std::{
 
 use tokio::time::Instant;
 
-use crate::stats::Latency;
+use crate::{stats::Latency, wire::Wire};
 
 /// Where the run is; the orchestrator moves it forward over a `watch` channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub(super) enum Phase {
 /// State every connection task shares.
 pub(super) struct Shared {
     pub(super) run: u32,
+    /// The server's protocol.
+    pub(super) wire: Wire,
     pub(super) epoch: std::time::Instant,
     pub(super) message_bytes: usize,
     /// Connections that got their `welcome`, per channel; closed when sending starts.
@@ -71,6 +73,7 @@ impl Shared {
 
     pub(super) fn new(
         run: u32,
+        wire: Wire,
         epoch: std::time::Instant,
         message_bytes: usize,
         channel_count: usize,
@@ -78,6 +81,7 @@ impl Shared {
     ) -> Self {
         Self {
             run,
+            wire,
             epoch,
             message_bytes,
             joins: Mutex::new(Some(vec![0; channel_count])),
