@@ -7,7 +7,7 @@ use std::sync::{
 
 use crate::{
     admission::Admission,
-    bus::{Bus, ConnKey},
+    bus::{Bus, ConnKey, history_flights::HistoryFlights},
     config::Settings,
     hub::Hub,
     metrics::Metrics,
@@ -20,6 +20,8 @@ pub struct AppState {
     pub settings: Settings,
     pub hub: Arc<Hub>,
     pub bus: Arc<dyn Bus>,
+    /// History reads under way, shared by clients joining one channel at once.
+    pub history_flights: HistoryFlights,
     pub shutdown: Shutdown,
     pub connections: Arc<ConnectionTracker>,
     pub metrics: Arc<Metrics>,
@@ -61,6 +63,7 @@ impl AppState {
             readiness: ReadinessLog::default(),
             refusals: RefusalLog::default(),
             send_budgets,
+            history_flights: HistoryFlights::default(),
             admission,
             instance_id,
             next_connection: AtomicU64::new(0),

@@ -12,6 +12,7 @@
 
 pub mod embedded;
 pub mod epoch;
+pub mod history_flights;
 pub mod redis;
 
 use std::{collections::BTreeMap, time::Duration};
@@ -84,7 +85,7 @@ pub struct ChannelPolicy {
 }
 
 /// Where a resuming client (or a subscriber catching up) left off.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Resume {
     /// The newest message it has; `0-0` for none.
     pub since: MessageId,
@@ -127,7 +128,7 @@ pub struct HistoryPage {
 /// A bus operation that did not happen, or did not fully happen. The caller tells its client
 /// so (`unavailable`, `not_confirmed`); it never pretends it succeeded, nor that something
 /// stored was not.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum BusError {
     #[error("the message store is unreachable: {0}")]
     Unavailable(String),

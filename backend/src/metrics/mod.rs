@@ -17,7 +17,7 @@ use std::{
 
 use protocol::ErrorCode;
 
-use crate::routes::handshake_error::RefusalReason;
+use crate::{bus::history_flights::HistoryRead, routes::handshake_error::RefusalReason};
 
 /// Upper bounds (seconds) of the pub/sub lag histogram buckets.
 const LAG_BUCKETS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
@@ -56,6 +56,8 @@ pub struct Metrics {
     lag_sum_micros: AtomicU64,
     errors: [AtomicU64; ERROR_CODES.len()],
     refusals: [AtomicU64; RefusalReason::ALL.len()],
+    history_reads: AtomicU64,
+    history_reads_joined: AtomicU64,
     started: StartTime,
 }
 
@@ -101,6 +103,15 @@ impl Metrics {
     /// An `error` frame was sent.
     pub fn error(&self, code: ErrorCode) {
         add(&self.errors[error_slot(code)]);
+    }
+
+    /// A joining client's first page of history: read for it, or taken from a read of the
+    /// same page already under way.
+    pub fn history_read(&self, read: HistoryRead) {
+        match read {
+            HistoryRead::Started => add(&self.history_reads),
+            HistoryRead::Joined => add(&self.history_reads_joined),
+        }
     }
 
     /// An upgrade request was refused.

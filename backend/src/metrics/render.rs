@@ -81,6 +81,18 @@ impl Metrics {
             get(&self.slow_consumer_closes),
         );
         series(
+            "chat_history_reads_total",
+            "counter",
+            "First pages of history read for joining clients.",
+            get(&self.history_reads),
+        );
+        series(
+            "chat_history_reads_shared_total",
+            "counter",
+            "Joining clients served by a read of the same page already under way.",
+            get(&self.history_reads_joined),
+        );
+        series(
             "chat_redis_reconnects_total",
             "counter",
             "Times the pub/sub connection was re-established.",

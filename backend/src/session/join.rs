@@ -4,10 +4,11 @@
 //! duplicate: subscribe first, read history second. The connection is in the hub (so live
 //! events queue up for it) and the bus subscription is confirmed before history is read;
 //! the replay ([`super::replay`]) goes out page by page ahead of them, and the writer then
-//! drops any queued message whose id it already replayed.
+//! drops any queued message whose id it already replayed. Clients joining one channel from
+//! one position at the same moment (a mass reconnect) share one read of its first page.
 
 use protocol::{ErrorCode, ServerFrame};
-use tokio::sync::watch;
+use tokio::{sync::watch, time::Instant};
 
 use super::{Request, membership::Membership, replay, writer::Greeting};
 use crate::{
@@ -31,12 +32,22 @@ pub async fn join(
             ));
         }
     }
+    // From here on everything published reaches this member live: a history read started
+    // from now on may be shared with others joining alongside (`bus::history_flights`).
+    let ready_at = Instant::now();
     let roster = membership.join_presence(state, request).await?;
-    let history = state
-        .bus
-        .history(&request.channel, request.resume().as_ref(), replay::PAGE)
-        .await?;
-    Ok((roster, history))
+    let (history, read) = state
+        .history_flights
+        .history(
+            &state.bus,
+            &request.channel,
+            request.resume().as_ref(),
+            replay::PAGE,
+            ready_at,
+        )
+        .await;
+    state.metrics.history_read(read);
+    Ok((roster, history?))
 }
 
 /// `welcome`, and the id from which the replay (its first page is in `history`, see

@@ -32,6 +32,10 @@ async fn metrics_count_messages_errors_and_connections(engine: Engine) {
         0.0
     );
     assert_eq!(metric(a, "chat_channels").await, 1.0);
+    // Alice's join read its first page of history, alone or shared with another joiner's.
+    let reads = metric(a, "chat_history_reads_total").await
+        + metric(a, "chat_history_reads_shared_total").await;
+    assert_eq!(reads, if d.instances.len() == 1 { 2.0 } else { 1.0 });
     let expected_connections = if d.instances.len() == 1 { 2.0 } else { 1.0 };
     assert_eq!(metric(a, "chat_connections").await, expected_connections);
     // Bob's instance delivered the three messages to him, and timed each.
