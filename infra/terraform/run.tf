@@ -172,15 +172,19 @@ resource "google_cloud_run_v2_service" "backend" {
       }
 
       # Startup: ready means Redis answers and the pub/sub connection is up (the collector
-      # starts only after it). Liveness: the process serves HTTP.
+      # starts only after it). Liveness: the process serves HTTP. The backend is ready ~3 ms
+      # after it starts (tools/loadgen/coldstart, docs/BENCHMARKS.md), so the probe asks every
+      # second, the shortest Cloud Run allows: a new instance takes traffic up to a second
+      # sooner in a scale-out or a mass reconnect. 60 failures give a Redis that is still
+      # coming up a minute before the instance is restarted.
       startup_probe {
         http_get {
           path = "/readyz"
           port = 8080
         }
-        period_seconds    = 2
+        period_seconds    = 1
         timeout_seconds   = 1
-        failure_threshold = 30
+        failure_threshold = 60
       }
       liveness_probe {
         http_get {
