@@ -114,6 +114,7 @@ pub fn assemble(
         json!({
             "window_calls": r.window_calls,
             "baseline_calls_per_s": r.baseline_per_s.round(),
+            "window_calls_per_resumed_client": (resumed > 0).then(|| (r.window_calls as f64 / resumed as f64 * 10.0).round() / 10.0),
             "excess_calls": excess.round(),
             "excess_calls_per_resumed_client": (resumed > 0).then(|| (excess / resumed as f64 * 10.0).round() / 10.0),
             "window_calls_by_command": r.by_command,
