@@ -3,6 +3,9 @@
 //! failures by cause, lost / duplicated / reordered deliveries, end-to-end latency, and the
 //! memory and CPU of local backend processes.
 //!
+//! [`drain`] is a scenario of its own (its binary: `src/bin/drain.rs`): the mass reconnect
+//! when a backend shuts down, with its own report.
+//!
 //! The binary (`src/main.rs`) is a thin command line over [`run::run`]; tests and other tools
 //! can call the library directly.
 
@@ -10,6 +13,7 @@ pub mod addrs;
 pub mod body;
 pub mod cli;
 pub mod conn;
+pub mod drain;
 pub mod plot;
 pub mod procstat;
 pub mod report;
