@@ -52,6 +52,12 @@ pub enum Signal {
     Disconnect { client: ClientId, reason: String },
 }
 
+/// A client id's `typing` frames are passed on at most this often in a channel, whichever of
+/// its connections (on whichever instance) sends them; those in between are dropped without an
+/// answer (clients show one for a few seconds after the last). Each instance keeps to it on its
+/// own (the hub), and engines shared by instances across them ([`Bus::signal`]).
+pub const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The channel every instance listens on for what concerns all channels, from the start
 /// (clients may not join it: its id is reserved).
 pub fn control_channel() -> ChannelId {

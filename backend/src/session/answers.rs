@@ -5,8 +5,6 @@
 //! with a `pong`; anything the client got wrong is answered with an error frame, counted by
 //! its code.
 
-use std::time::Duration;
-
 use protocol::{ClientFrame, ErrorCode, MessageId, ServerFrame};
 use tokio::time::Instant;
 
@@ -18,10 +16,7 @@ use crate::{
     state::AppState,
 };
 
-/// A client id's `typing` frames are passed on at most this often (per instance, whichever of
-/// its connections sends them); those in between are dropped without an answer (clients show
-/// one for a few seconds after the last).
-pub const TYPING_EVERY: Duration = Duration::from_secs(2);
+pub use crate::bus::TYPING_EVERY;
 
 pub struct Answers<'a> {
     state: &'a AppState,

@@ -1,5 +1,6 @@
 //! `typing`: passed on to the channel's other members on every instance, never to the
-//! sender's own connections, never stored, and at most one per client id per 2 s.
+//! sender's own connections, never stored, and at most one per client id per 2 s, whichever
+//! instances its connections are on.
 
 use std::time::Duration;
 
@@ -59,9 +60,21 @@ async fn typing_reaches_the_others_once_per_two_seconds_and_is_not_kept(engine: 
     heard.extend(typing_before(&mut bob, "later still").await);
     assert_eq!(heard.len(), 1, "{heard:?}");
 
+    // The same client id typing on both instances at once: still one, not one per instance.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    alice.send_text(r#"{"type":"typing"}"#).await;
+    alice_too.send_text(r#"{"type":"typing"}"#).await;
+    // Both have long reached every instance before the message that ends the count is sent.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    alice_too
+        .send_text(r#"{"type":"send","message":"both at once","nonce":"too-1"}"#)
+        .await;
+    let heard = typing_before(&mut bob, "both at once").await;
+    assert_eq!(heard.len(), 1, "{heard:?}");
+
     // Not history: a page has the three messages only, and a new member hears no typing.
     let (page, _) = page_before(&mut bob, "99999999999999-0", 50).await;
-    assert_eq!(page.len(), 4);
+    assert_eq!(page.len(), 5);
     let (mut carol, _) = Client::join(&d.a().ws_url("room", "carol")).await;
     bob.say_acked("for carol").await;
     assert!(typing_before(&mut carol, "for carol").await.is_empty());

@@ -58,6 +58,11 @@ impl ChannelKeys {
         format!("{}:nonce:{client}:{nonce}", self.tag)
     }
 
+    /// Set for a while when a client's `typing` was passed on, so its other instances' are not.
+    pub fn typing(&self, client: &ClientId) -> String {
+        format!("{}:typing:{client}", self.tag)
+    }
+
     /// Pub/sub channel carrying the channel's messages and presence changes.
     pub fn events(&self) -> String {
         format!("{}{EVENTS_SUFFIX}", self.tag)

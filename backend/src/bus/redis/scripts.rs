@@ -24,6 +24,7 @@ pub struct Scripts {
     pub presence_leave: Script,
     pub presence_refresh: Script,
     pub presence_read: Script,
+    pub typing: Script,
 }
 
 impl Scripts {
@@ -45,6 +46,7 @@ impl Scripts {
             presence_leave: with_prune(include_str!("lua/presence_leave.lua")),
             presence_refresh: with_prune(include_str!("lua/presence_refresh.lua")),
             presence_read: with_prune(include_str!("lua/presence_read.lua")),
+            typing: script(include_str!("lua/typing.lua")),
         }
     }
 }
@@ -58,6 +60,7 @@ mod tests {
             include_str!("lua/prune.lua"),
             include_str!("lua/presence_join.lua"),
             include_str!("lua/presence_leave.lua"),
+            include_str!("lua/typing.lua"),
         ];
         for body in bodies {
             let sharded = body.replace("redis.call('PUBLISH'", "redis.call('SPUBLISH'");
