@@ -11,8 +11,6 @@ use sha2::Sha256;
 
 /// Shortest secret accepted, as the backend has it.
 const MIN_SECRET_LEN: usize = 32;
-/// Longest display name, in characters.
-pub const MAX_NAME_CHARS: usize = 64;
 
 /// Signs guest tokens with the backend's secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -62,34 +60,9 @@ impl GuestSigner {
     }
 }
 
-/// A display name as a guest may ask for it: trimmed, 1–64 characters, no control characters.
-/// (A local check until `protocol::DisplayName` exists; the backend applies that one.)
-pub fn check_name(raw: &str) -> Result<&str, &'static str> {
-    let name = raw.trim();
-    if name.is_empty() {
-        return Err("the name is empty");
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err("the name is longer than 64 characters");
-    }
-    if name.chars().any(char::is_control) {
-        return Err("the name contains control characters");
-    }
-    Ok(name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_trimmed_and_bounded() {
-        assert_eq!(check_name("  Zoë 🌻 "), Ok("Zoë 🌻"));
-        assert!(check_name(&"é".repeat(64)).is_ok());
-        for bad in ["", "   ", "a\u{0}b", "line\nbreak", &"x".repeat(65)] {
-            assert!(check_name(bad).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn the_secret_is_read_as_the_backend_reads_it() {

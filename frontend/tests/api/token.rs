@@ -142,6 +142,11 @@ async fn cross_site_and_malformed_requests_are_refused() {
             r#"{"client_id":"alice","name":"a\u0007","channel":"room"}"#,
             "invalid_name",
         ),
+        // Invisible characters only: the backend would refuse the name, so no token for it.
+        (
+            r#"{"client_id":"alice","name":"\u200b\u200b","channel":"room"}"#,
+            "invalid_name",
+        ),
         (r#"{"client_id":"alice","channel":"room"}"#, "bad_request"),
         ("not json", "bad_request"),
     ] {
