@@ -36,6 +36,11 @@ pub struct AppState {
     /// Unique per process, so connection keys of two instances (or two runs of one
     /// revision) never collide in shared presence.
     pub instance_id: String,
+    /// The runtime sessions run on: the hub's and the bus's, not the HTTP server's worker
+    /// threads. A session then outlives the HTTP connection task that answered its upgrade
+    /// (so that task, and all it held for the handshake, is freed after the `101`), and the
+    /// hub's wake-ups of a connection's writer stay on one runtime.
+    pub sessions: tokio::runtime::Handle,
     next_connection: AtomicU64,
 }
 
@@ -46,6 +51,8 @@ impl AppState {
         bus: Arc<dyn Bus>,
         metrics: Arc<Metrics>,
     ) -> Self {
+        // Built inside the runtime that runs the hub and the bus (it spawned them).
+        let sessions = tokio::runtime::Handle::current();
         let instance_id = settings.instance_id.clone();
         let send_budgets = SendBudgets::new(settings.limits.rate);
         let connections = settings.limits.connections;
@@ -66,6 +73,7 @@ impl AppState {
             history_flights: HistoryFlights::default(),
             admission,
             instance_id,
+            sessions,
             next_connection: AtomicU64::new(0),
         }
     }

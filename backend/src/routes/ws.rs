@@ -75,7 +75,7 @@ pub async fn upgrade(
             .drop_body();
         Ok((request, (connection, slot), response))
     });
-    let (request, (connection, _slot), response) = match accepted {
+    let (request, (connection, slot), response) = match accepted {
         Ok(accepted) => accepted,
         Err(Refusal::NotFound) => return Ok(refuse(&mut framed, not_found()).await?),
         Err(Refusal::Bad(e)) => {
@@ -93,7 +93,9 @@ pub async fn upgrade(
     let FramedParts { io, read_buf, .. } = framed.into_parts();
     let early = Bytes::copy_from_slice(&read_buf);
     drop(read_buf);
-    session::run(state, request, connection, io, early).await;
+    // The session runs on its own runtime (see `AppState::sessions`); this task, and what it
+    // held for the handshake, ends here. The socket leaves this worker's reactor for it.
+    session::start(state, request, connection, io.into_std()?, early, slot)?;
     Ok(())
 }
 

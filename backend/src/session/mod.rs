@@ -25,10 +25,9 @@ mod writer;
 use std::{sync::Arc, time::Duration};
 
 use actix_http::ws::CloseCode;
-use actix_web::rt::net::TcpStream;
 use bytes::Bytes;
 use protocol::{ChannelId, ClientId, DisplayName, Epoch, MessageId, frames::MAX_FRAME_BYTES};
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::{TcpStream, tcp::OwnedReadHalf};
 
 use self::{
     event_loop::EventLoop,
@@ -37,6 +36,7 @@ use self::{
     writer::{GreetingSender, Writer},
 };
 use crate::{
+    admission::Slot,
     bus::Resume,
     outbox::{self, Outbox},
     shutdown::ConnectionGuard,
@@ -74,23 +74,28 @@ impl Request {
 /// The client's frames, read from the socket's read half.
 type ClientFrames = IncomingFrames<OwnedReadHalf>;
 
-/// Runs the session of an upgraded connection, returning once its writer is done. `early`
-/// is what the client sent right after its request head, before the upgrade was answered.
+/// Starts the session of an upgraded connection on the sessions runtime
+/// ([`AppState::sessions`]). `early` is what the client sent right after its request head,
+/// before the upgrade was answered; `slot` (what the connection counts against per client
+/// and per address) is held until the connection is over.
 ///
 /// The socket is taken out of the HTTP server's hands, so an idle connection keeps no read
-/// or write buffer (the HTTP/1 server would keep 8 KiB of each for the connection's life).
-/// The writing happens here, in the caller's task, and the rest in the session's own task;
-/// the server counts the connection as open until both are done: the session's cleanup and
-/// its close frame.
-pub async fn run(
+/// or write buffer (the HTTP/1 server would keep 8 KiB of each for the connection's life),
+/// and no HTTP task either. Two small tasks carry it: the writer's and the session's (join,
+/// replay, event loop, leave). The server counts the connection as open until both are
+/// done: the session's cleanup and its close frame.
+pub fn start(
     state: Arc<AppState>,
     request: Request,
     connection: ConnectionGuard,
-    socket: TcpStream,
+    socket: std::net::TcpStream,
     early: Bytes,
-) {
-    let (read, write) = socket.into_split();
-    let connection = Arc::new(connection);
+    slot: Slot,
+) -> std::io::Result<()> {
+    let _runtime = state.sessions.enter();
+    // Registers the socket with the sessions runtime's reactor.
+    let (read, write) = TcpStream::from_std(socket)?.into_split();
+    let connection = Arc::new((connection, slot));
     let (outbox, queued) = outbox::channel(state.settings.limits.outbound);
     let (writer, greet, writer_gone) =
         Writer::new(queued, outbox.closer().clone(), state.metrics.clone());
@@ -101,7 +106,7 @@ pub async fn run(
         MAX_FRAME_BYTES,
         state.settings.timeouts.message,
     );
-    actix_web::rt::spawn(converse(
+    tokio::spawn(converse(
         state,
         request,
         outbox,
@@ -109,47 +114,61 @@ pub async fn run(
         frames,
         connection.clone(),
     ));
-    writer.write_to(write).await;
-    drop(connection);
+    tokio::spawn(async move {
+        writer.write_to(write).await;
+        drop(connection);
+    });
+    Ok(())
 }
 
 /// The session's own task: join, greet, replay alongside the event loop, leave, close.
-async fn converse(
+///
+/// An `async` block rather than an `async fn`, which would keep its arguments twice in the
+/// task an idle connection holds for its whole life.
+#[expect(clippy::manual_async_fn, reason = "an async fn would store its arguments twice")]
+fn converse(
     state: Arc<AppState>,
     request: Request,
     outbox: Outbox,
     greet: GreetingSender,
     mut frames: ClientFrames,
-    connection: Arc<ConnectionGuard>,
-) {
-    let (mut membership, subscribed) = Membership::enter(&state, &request, &outbox);
-    match join::join(&state, &request, &mut membership, subscribed).await {
-        Ok((roster, history)) => {
-            let greeting = join::greeting(&state.instance_id, &request, roster, &history);
-            // Fails only when the connection is already over.
-            if greet.send(greeting).is_ok() {
-                let replay = replay::send(
-                    &state,
-                    &request.channel,
-                    &history.epoch,
-                    history.messages,
-                    &outbox,
-                );
-                let events = EventLoop::new(&state, &request, frames, outbox.clone()).run();
-                frames = replay::alongside(replay, events).await;
+    connection: Arc<(ConnectionGuard, Slot)>,
+) -> impl Future<Output = ()> + Send {
+    async move {
+        let (mut membership, subscribed) = Membership::enter(&state, &request, &outbox);
+        // What runs once (joining, leaving, closing) is boxed, so the task an idle connection
+        // keeps is only as large as its event loop, not as its largest step.
+        match Box::pin(join::join(&state, &request, &mut membership, subscribed)).await {
+            Ok((roster, history)) => {
+                let greeting = join::greeting(&state.instance_id, &request, roster, &history);
+                // Fails only when the connection is already over.
+                if greet.send(greeting).is_ok() {
+                    // Built in place: a future kept in a local would be stored in this task too.
+                    frames = replay::alongside(
+                        replay::send(
+                            &state,
+                            &request.channel,
+                            &history.epoch,
+                            history.messages,
+                            &outbox,
+                        ),
+                        EventLoop::new(&state, &request, frames, outbox.clone()).run(),
+                    )
+                    .await;
+                }
+            }
+            Err(e) => {
+                log::warn!(channel:% = request.channel, error:% = e; "Could not join a client.");
+                let _ = greet.send(join::refusal(&e));
+                outbox
+                    .closer()
+                    .request(CloseCode::Again, "unavailable, retry later");
             }
         }
-        Err(e) => {
-            log::warn!(channel:% = request.channel, error:% = e; "Could not join a client.");
-            let _ = greet.send(join::refusal(&e));
-            outbox
-                .closer()
-                .request(CloseCode::Again, "unavailable, retry later");
-        }
+        Box::pin(membership.leave(&state, &request)).await;
+        Box::pin(close(&outbox, frames)).await;
+        drop(connection);
     }
-    membership.leave(&state, &request).await;
-    close(&outbox, frames).await;
-    drop(connection);
 }
 
 /// Sends the close frame and hangs up once the client has answered it.

@@ -5,7 +5,7 @@
 //! history and reads nothing holds one page and a bounded queue, not the whole history
 //! escaped into JSON. The replay ends with the session: what it had not sent is dropped.
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
 
 use actix_http::ws::CloseCode;
 use protocol::{ChannelId, ChatMessage, Epoch, ServerFrame};
@@ -70,14 +70,22 @@ pub async fn send(
 /// one that needs no waiting (a short history) is complete before the loop sees anything:
 /// the answers to frames the client sent right away (and then closed) are not held behind an
 /// unfinished replay.
-pub async fn alongside<T>(replay: impl Future<Output = ()>, events: impl Future<Output = T>) -> T {
-    tokio::pin!(replay, events);
-    let mut replaying = true;
-    loop {
-        tokio::select! {
-            biased;
-            () = &mut replay, if replaying => replaying = false,
-            out = &mut events => return out,
+///
+/// Both live on the heap, not in the caller's task: the replay is freed once done, so a
+/// connection that has been replayed to keeps nothing of it, and neither is stored twice
+/// (an `async fn` would keep its arguments beside the running futures).
+pub fn alongside<T>(
+    replay: impl Future<Output = ()>,
+    events: impl Future<Output = T>,
+) -> impl Future<Output = T> {
+    let mut replay = Some(Box::pin(replay));
+    let mut events = Box::pin(events);
+    poll_fn(move |cx| {
+        if let Some(pending) = replay.as_mut()
+            && pending.as_mut().poll(cx).is_ready()
+        {
+            replay = None;
         }
-    }
+        events.as_mut().poll(cx)
+    })
 }

@@ -176,13 +176,19 @@ impl Writer {
     /// Writes the chunks until there are no more, then closes the sending side (FIN). A
     /// client that stops reading blocks this until the kernel gives up on it
     /// (`TCP_USER_TIMEOUT`).
-    pub async fn write_to(mut self, mut socket: OwnedWriteHalf) {
-        while let Some(chunk) = self.next_chunk().await {
-            if socket.write_all(&chunk).await.is_err() {
-                return;
+    ///
+    /// An `async` block rather than an `async fn`, which would keep the writer twice in the
+    /// task an idle connection holds for its whole life.
+    #[expect(clippy::manual_async_fn, reason = "an async fn would store its arguments twice")]
+    pub fn write_to(mut self, mut socket: OwnedWriteHalf) -> impl Future<Output = ()> {
+        async move {
+            while let Some(chunk) = self.next_chunk().await {
+                if socket.write_all(&chunk).await.is_err() {
+                    return;
+                }
             }
+            let _ = socket.shutdown().await;
         }
-        let _ = socket.shutdown().await;
     }
 
     /// The next bytes to send, `None` once the connection may be hung up.

@@ -30,6 +30,25 @@ pub fn sample(pid: Option<u32>) -> Result<ProcSample, String> {
     })
 }
 
+/// The kernel's memory for all TCP sockets on the machine, in KiB, from `/proc/net/sockstat`
+/// (`TCP: ... mem <pages>`): buffers and queued data, not the socket structures themselves.
+/// On loopback it counts both ends of every connection.
+pub fn kernel_tcp_kib() -> Option<u64> {
+    parse_sockstat_tcp_pages(&std::fs::read_to_string("/proc/net/sockstat").ok()?)
+        .map(|pages| pages * 4)
+}
+
+pub fn parse_sockstat_tcp_pages(sockstat: &str) -> Option<u64> {
+    let line = sockstat.lines().find(|l| l.starts_with("TCP:"))?;
+    let mut words = line.split_whitespace();
+    while let Some(word) = words.next() {
+        if word == "mem" {
+            return words.next()?.parse().ok();
+        }
+    }
+    None
+}
+
 /// Whole-machine CPU from `/proc/stat`: (busy ticks, total ticks), over all cores.
 pub fn machine_cpu() -> Option<(u64, u64)> {
     parse_machine_cpu(&std::fs::read_to_string("/proc/stat").ok()?)
@@ -93,6 +112,14 @@ mod tests {
         let stat = "cpu  100 5 50 800 20 1 4 0 0 0\ncpu0 1 2 3 4\n";
         assert_eq!(parse_machine_cpu(stat), Some((160, 980)));
         assert_eq!(parse_machine_cpu("intr 1 2"), None);
+    }
+
+    #[test]
+    fn reads_tcp_pages_from_sockstat() {
+        let sockstat =
+            "sockets: used 208\nTCP: inuse 12 orphan 0 tw 3 alloc 14 mem 57\nUDP: inuse 2 mem 4\n";
+        assert_eq!(parse_sockstat_tcp_pages(sockstat), Some(57));
+        assert_eq!(parse_sockstat_tcp_pages("UDP: inuse 2 mem 4\n"), None);
     }
 
     #[test]

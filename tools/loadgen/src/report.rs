@@ -81,6 +81,10 @@ pub struct Machine {
     pub load_average: Option<f64>,
     /// All cores' busy time during the measured phase, in % of all cores.
     pub cpu_busy_pct: Option<f64>,
+    /// The kernel's memory for TCP sockets (both ends on loopback), KiB, before the first
+    /// connection and with every connection held.
+    pub kernel_tcp_kib_before: Option<u64>,
+    pub kernel_tcp_kib_held: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -278,6 +282,17 @@ impl Report {
                 s,
                 "  memory       {:.1} KiB per held connection (watched processes, RSS held − before)",
                 kib
+            );
+        }
+        if let (Some(before), Some(held)) = (
+            self.machine.kernel_tcp_kib_before,
+            self.machine.kernel_tcp_kib_held,
+        ) && self.connections_held > 0
+        {
+            let _ = writeln!(
+                s,
+                "  kernel TCP   {:.2} KiB per held connection (both ends; /proc/net/sockstat mem, {before} → {held} KiB)",
+                (held as f64 - before as f64) / self.connections_held as f64
             );
         }
         for w in &self.warnings {

@@ -36,6 +36,8 @@ pub(super) struct Ramp {
     pub(super) held: u64,
     /// The watched processes with every connection held.
     pub(super) held_samples: Vec<Option<ProcSample>>,
+    /// The kernel's TCP memory with every connection held (KiB).
+    pub(super) kernel_tcp_kib: Option<u64>,
     /// When the progress line was last drawn, so the next phase keeps its pace.
     pub(super) last_show: Instant,
 }
@@ -105,12 +107,14 @@ pub(super) async fn open_all(config: &Config, setup: &Setup, specs: Vec<Spec>) -
     let members = shared.close_joins();
     let held: u64 = members.iter().sum();
     let held_samples = procstat::sample_all(&config.watch);
+    let kernel_tcp_kib = procstat::kernel_tcp_kib();
     Ramp {
         tasks,
         phase_tx,
         ramp_secs,
         held,
         held_samples,
+        kernel_tcp_kib,
         last_show,
     }
 }

@@ -83,6 +83,7 @@ fn faults(outcomes: &[Outcome], channel_count: usize) -> Faults {
 pub(super) struct Baseline {
     pub(super) watched: Vec<Option<ProcSample>>,
     pub(super) loadgen: Option<ProcSample>,
+    pub(super) kernel_tcp_kib: Option<u64>,
 }
 
 /// Puts the run's figures together.
@@ -171,6 +172,8 @@ pub(super) fn assemble(
             load_average: std::fs::read_to_string("/proc/loadavg")
                 .ok()
                 .and_then(|l| l.split_whitespace().next()?.parse().ok()),
+            kernel_tcp_kib_before: baseline.kernel_tcp_kib,
+            kernel_tcp_kib_held: ramp.kernel_tcp_kib,
             cpu_busy_pct: match (m.machine_start, m.machine_end) {
                 (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
                     Some(100.0 * (b1 - b0) as f64 / (t1 - t0) as f64)
