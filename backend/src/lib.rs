@@ -33,6 +33,7 @@ pub mod auth;
 pub mod bus;
 pub mod config;
 pub mod hub;
+pub mod listener;
 pub mod metrics;
 pub mod outbox;
 pub mod presence;

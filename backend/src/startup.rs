@@ -13,6 +13,7 @@ use crate::{
     bus::{Bus, ChannelPolicy, control_channel, embedded::EmbeddedBus, redis::RedisBus},
     config::{BusSettings, Settings},
     hub::Hub,
+    listener,
     metrics::Metrics,
     presence, routes,
     state::AppState,
@@ -43,6 +44,7 @@ impl Application {
         listener: TcpListener,
         metrics_listener: TcpListener,
     ) -> anyhow::Result<Self> {
+        listener::widen_backlog(&listener).context("cannot widen the accept queue")?;
         let port = listener.local_addr()?.port();
         let metrics_port = metrics_listener.local_addr()?.port();
         let metrics = Arc::new(Metrics::default());

@@ -51,7 +51,10 @@ impl<'a> EventLoop<'a> {
     ///
     /// An `async` block rather than an `async fn`: an `async fn` would keep the loop's state
     /// twice in the connection's task (its argument and the moved-in copy).
-    #[expect(clippy::manual_async_fn, reason = "an async fn would store its arguments twice")]
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn would store its arguments twice"
+    )]
     pub fn run(mut self) -> impl Future<Output = ClientFrames> {
         async move {
             let closer = self.outbox.closer().clone();

@@ -125,7 +125,10 @@ pub fn start(
 ///
 /// An `async` block rather than an `async fn`, which would keep its arguments twice in the
 /// task an idle connection holds for its whole life.
-#[expect(clippy::manual_async_fn, reason = "an async fn would store its arguments twice")]
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn would store its arguments twice"
+)]
 fn converse(
     state: Arc<AppState>,
     request: Request,

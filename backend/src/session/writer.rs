@@ -179,7 +179,10 @@ impl Writer {
     ///
     /// An `async` block rather than an `async fn`, which would keep the writer twice in the
     /// task an idle connection holds for its whole life.
-    #[expect(clippy::manual_async_fn, reason = "an async fn would store its arguments twice")]
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn would store its arguments twice"
+    )]
     pub fn write_to(mut self, mut socket: OwnedWriteHalf) -> impl Future<Output = ()> {
         async move {
             while let Some(chunk) = self.next_chunk().await {

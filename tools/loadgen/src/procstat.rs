@@ -49,6 +49,26 @@ pub fn parse_sockstat_tcp_pages(sockstat: &str) -> Option<u64> {
     None
 }
 
+/// Connections the kernel turned away because a listener's accept queue was full (its
+/// SYN dropped; the client sends it again a second later), machine-wide since boot, from
+/// `/proc/net/netstat` (`TcpExt: ListenOverflows`).
+pub fn listen_overflows() -> Option<u64> {
+    parse_netstat_field(
+        &std::fs::read_to_string("/proc/net/netstat").ok()?,
+        "TcpExt:",
+        "ListenOverflows",
+    )
+}
+
+/// `/proc/net/netstat` pairs a line of names with a line of values under the same prefix.
+pub fn parse_netstat_field(netstat: &str, prefix: &str, field: &str) -> Option<u64> {
+    let mut lines = netstat.lines().filter(|l| l.starts_with(prefix));
+    let names = lines.next()?;
+    let values = lines.next()?;
+    let at = names.split_whitespace().position(|name| name == field)?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
 /// Whole-machine CPU from `/proc/stat`: (busy ticks, total ticks), over all cores.
 pub fn machine_cpu() -> Option<(u64, u64)> {
     parse_machine_cpu(&std::fs::read_to_string("/proc/stat").ok()?)
@@ -120,6 +140,16 @@ mod tests {
             "sockets: used 208\nTCP: inuse 12 orphan 0 tw 3 alloc 14 mem 57\nUDP: inuse 2 mem 4\n";
         assert_eq!(parse_sockstat_tcp_pages(sockstat), Some(57));
         assert_eq!(parse_sockstat_tcp_pages("UDP: inuse 2 mem 4\n"), None);
+    }
+
+    #[test]
+    fn reads_a_netstat_field_by_name() {
+        let netstat = "TcpExt: SyncookiesSent ListenOverflows ListenDrops\nTcpExt: 0 1082 1090\nIpExt: InNoRoutes\nIpExt: 0\n";
+        assert_eq!(
+            parse_netstat_field(netstat, "TcpExt:", "ListenOverflows"),
+            Some(1082)
+        );
+        assert_eq!(parse_netstat_field(netstat, "TcpExt:", "Missing"), None);
     }
 
     #[test]

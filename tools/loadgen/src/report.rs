@@ -284,15 +284,13 @@ impl Report {
                 kib
             );
         }
-        if let (Some(before), Some(held)) = (
-            self.machine.kernel_tcp_kib_before,
-            self.machine.kernel_tcp_kib_held,
-        ) && self.connections_held > 0
+        if let Some(held) = self.machine.kernel_tcp_kib_held
+            && self.connections_held > 0
         {
             let _ = writeln!(
                 s,
-                "  kernel TCP   {:.2} KiB per held connection (both ends; /proc/net/sockstat mem, {before} → {held} KiB)",
-                (held as f64 - before as f64) / self.connections_held as f64
+                "  kernel TCP   {:.2} KiB per held connection (the machine's TCP buffers with every connection held, both ends: {held} KiB, /proc/net/sockstat)",
+                held as f64 / self.connections_held as f64
             );
         }
         for w in &self.warnings {

@@ -25,6 +25,9 @@ use tokio::{sync::watch, time::Instant};
 
 use client::{Live, Phase, Plan};
 use report::{DrainReport, RedisCost};
+use serde_json::json;
+
+use crate::procstat;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -107,6 +110,7 @@ pub async fn run(config: Config) -> anyhow::Result<DrainReport> {
     let calls_before = redis_calls(&config).await;
     tokio::time::sleep(BASELINE).await;
     let calls_at_kill = redis_calls(&config).await;
+    let overflows_at_kill = procstat::listen_overflows();
     let killed = Instant::now();
     signal::terminate(config.drained_pid)?;
     let exit = tokio::spawn(signal::wait_exit(config.drained_pid, WINDOW_MAX));
@@ -125,6 +129,7 @@ pub async fn run(config: Config) -> anyhow::Result<DrainReport> {
     }
     let window = killed.elapsed();
     let calls_after = redis_calls(&config).await;
+    let overflows_after = procstat::listen_overflows();
     let drain = exit.await.ok().flatten();
 
     tokio::time::sleep(config.after.saturating_sub(window)).await;
@@ -139,9 +144,14 @@ pub async fn run(config: Config) -> anyhow::Result<DrainReport> {
         (Some(a), Some(b), Some(c)) => Some(RedisCost::new(&a, &b, &c, BASELINE)),
         _ => None,
     };
-    Ok(report::assemble(
-        &plans, &logs, joined, drain, window, redis,
-    ))
+    let mut report = report::assemble(&plans, &logs, joined, drain, window, redis);
+    // Machine-wide: on a machine running only this scenario, the backend's accept queue.
+    report.json["listen_overflows_in_window"] = json!(
+        overflows_at_kill
+            .zip(overflows_after)
+            .map(|(a, b)| b.saturating_sub(a))
+    );
+    Ok(report)
 }
 
 async fn redis_calls(config: &Config) -> Option<redis_info::Calls> {

@@ -194,6 +194,11 @@ impl DrainReport {
                 r["window_calls"], r["baseline_calls_per_s"], r["excess_calls_per_resumed_client"]
             ));
         }
+        if let Some(n) = j["listen_overflows_in_window"].as_u64() {
+            out.push_str(&format!(
+                "connections the kernel turned away (accept queue full) in window: {n}\n"
+            ));
+        }
         if let Some(why) = self.failure() {
             out.push_str(&format!("FAIL: {why}\n"));
         }
