@@ -50,7 +50,7 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    python3 "$(dirname "${BASH_SOURCE[0]}")/free_port.py"
 }
 
 # Starts a private redis-server without persistence; sets `redis_port` and `redis_pid`.

@@ -40,8 +40,19 @@ struct Backend {
 }
 
 impl Backend {
+    /// Starts a backend on a free port, on another one if that port was taken in between
+    /// (a port from `bind(0)` can become some outgoing connection's local port meanwhile).
     fn start() -> Self {
-        let port = free_port();
+        for _ in 0..5 {
+            if let Some(backend) = Self::try_start(free_port()) {
+                return backend;
+            }
+        }
+        panic!("no backend could start");
+    }
+
+    /// `None` if it exits before it is ready (its port was taken).
+    fn try_start(port: u16) -> Option<Self> {
         let child = Command::new(backend_binary())
             .env_clear()
             .env("PORT", port.to_string())
@@ -58,13 +69,13 @@ impl Backend {
         let mut backend = Backend { child, port };
         let deadline = Instant::now() + Duration::from_secs(20);
         while !backend.ready() {
-            if let Some(status) = backend.child.try_wait().unwrap() {
-                panic!("backend exited before it was ready: {status}");
+            if backend.child.try_wait().unwrap().is_some() {
+                return None;
             }
             assert!(Instant::now() < deadline, "backend not ready within 20 s");
             std::thread::sleep(Duration::from_millis(50));
         }
-        backend
+        Some(backend)
     }
 
     fn ready(&self) -> bool {
