@@ -1,9 +1,10 @@
 //! One WebSocket connection, from the upgrade to the end of the closing handshake.
 //!
-//! [`run`] is the only way in. It splits the upgraded socket: the read half goes to the
-//! client's frames ([`incoming`]), the write half to the connection's writer
-//! ([`writer`]), which sends the greeting, then drains the connection's bounded outbound
-//! queue ([`crate::outbox`]). The session's own task joins the channel ([`join`]), runs
+//! [`start`] is the only way in. It moves the upgraded socket off the HTTP server's worker
+//! onto the sessions runtime and splits it: the read half goes to the client's frames
+//! ([`incoming`]), the write half to the connection's writer ([`writer`], a task of its own),
+//! which sends the greeting, then drains the connection's bounded outbound queue
+//! ([`crate::outbox`]). The session's own task joins the channel ([`join`]), runs
 //! the replay ([`replay`]) alongside the event loop ([`event_loop`], which leaves what to
 //! answer each client frame with to [`answers`]), and then gives back what the connection
 //! held ([`membership`]) before it closes.

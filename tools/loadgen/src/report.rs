@@ -85,6 +85,9 @@ pub struct Machine {
     /// connection and with every connection held.
     pub kernel_tcp_kib_before: Option<u64>,
     pub kernel_tcp_kib_held: Option<u64>,
+    /// The kernel's socket slabs (`procstat::SOCKET_SLABS`), KiB, before and held.
+    pub kernel_socket_slab_kib_before: Option<u64>,
+    pub kernel_socket_slab_kib_held: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -291,6 +294,17 @@ impl Report {
                 s,
                 "  kernel TCP   {:.2} KiB per held connection (the machine's TCP buffers with every connection held, both ends: {held} KiB, /proc/net/sockstat)",
                 held as f64 / self.connections_held as f64
+            );
+        }
+        if let (Some(before), Some(held)) = (
+            self.machine.kernel_socket_slab_kib_before,
+            self.machine.kernel_socket_slab_kib_held,
+        ) && self.connections_held > 0
+        {
+            let _ = writeln!(
+                s,
+                "  kernel slab  {:.1} KiB per held connection (sockets, inodes, files, dentries, epoll entries; both ends: {before} → {held} KiB, /proc/slabinfo)",
+                (held as f64 - before as f64) / self.connections_held as f64
             );
         }
         for w in &self.warnings {

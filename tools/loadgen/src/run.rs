@@ -35,6 +35,7 @@ pub async fn run(config: Config) -> anyhow::Result<Report> {
         watched: procstat::sample_all(&config.watch),
         loadgen: procstat::sample(None).ok(),
         kernel_tcp_kib: procstat::kernel_tcp_kib(),
+        kernel_slab_kib: procstat::kernel_socket_slab_kib(),
     };
     let mut ramp = ramp::open_all(&config, &setup, specs).await;
     let measured = measure::send_and_drain(

@@ -38,6 +38,8 @@ pub(super) struct Ramp {
     pub(super) held_samples: Vec<Option<ProcSample>>,
     /// The kernel's TCP memory with every connection held (KiB).
     pub(super) kernel_tcp_kib: Option<u64>,
+    /// The kernel's socket slabs with every connection held (KiB).
+    pub(super) kernel_slab_kib: Option<u64>,
     /// When the progress line was last drawn, so the next phase keeps its pace.
     pub(super) last_show: Instant,
 }
@@ -108,6 +110,7 @@ pub(super) async fn open_all(config: &Config, setup: &Setup, specs: Vec<Spec>) -
     let held: u64 = members.iter().sum();
     let held_samples = procstat::sample_all(&config.watch);
     let kernel_tcp_kib = procstat::kernel_tcp_kib();
+    let kernel_slab_kib = procstat::kernel_socket_slab_kib();
     Ramp {
         tasks,
         phase_tx,
@@ -115,6 +118,7 @@ pub(super) async fn open_all(config: &Config, setup: &Setup, specs: Vec<Spec>) -
         held,
         held_samples,
         kernel_tcp_kib,
+        kernel_slab_kib,
         last_show,
     }
 }

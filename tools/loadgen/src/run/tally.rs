@@ -84,6 +84,7 @@ pub(super) struct Baseline {
     pub(super) watched: Vec<Option<ProcSample>>,
     pub(super) loadgen: Option<ProcSample>,
     pub(super) kernel_tcp_kib: Option<u64>,
+    pub(super) kernel_slab_kib: Option<u64>,
 }
 
 /// Puts the run's figures together.
@@ -174,6 +175,8 @@ pub(super) fn assemble(
                 .and_then(|l| l.split_whitespace().next()?.parse().ok()),
             kernel_tcp_kib_before: baseline.kernel_tcp_kib,
             kernel_tcp_kib_held: ramp.kernel_tcp_kib,
+            kernel_socket_slab_kib_before: baseline.kernel_slab_kib,
+            kernel_socket_slab_kib_held: ramp.kernel_slab_kib,
             cpu_busy_pct: match (m.machine_start, m.machine_end) {
                 (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
                     Some(100.0 * (b1 - b0) as f64 / (t1 - t0) as f64)
