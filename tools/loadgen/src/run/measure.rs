@@ -13,6 +13,7 @@ use super::{
 };
 use crate::{
     procstat::{self, ProcSample},
+    redisstats::{self, CommandStats},
     report::SeriesPoint,
 };
 
@@ -30,6 +31,13 @@ pub(super) struct Measured {
     /// loadgen itself at both ends.
     pub(super) self_start: Option<ProcSample>,
     pub(super) self_end: Option<ProcSample>,
+    /// Redis's command statistics at both ends (when asked for), or why they are missing.
+    pub(super) redis_stats: Option<Result<(CommandStats, CommandStats), String>>,
+}
+
+/// Redis's command statistics, when `config` names a Redis.
+async fn redis_stats(config: &Config) -> Option<Result<CommandStats, String>> {
+    Some(redisstats::read(config.redis_addr.as_deref()?).await)
 }
 
 /// Runs the send phase and the drain; `last_show` is when the progress line was last drawn.
@@ -48,6 +56,7 @@ pub(super) async fn send_and_drain(
         stop_sending,
     });
     tokio::time::sleep_until(start).await;
+    let redis_start = redis_stats(config).await;
     let start_samples = procstat::sample_all(&config.watch);
     let machine_start = procstat::machine_cpu();
     let self_start = procstat::sample(None).ok();
@@ -94,6 +103,7 @@ pub(super) async fn send_and_drain(
     let end_samples = procstat::sample_all(&config.watch);
     let machine_end = procstat::machine_cpu();
     let self_end = procstat::sample(None).ok();
+    let redis_end = redis_stats(config).await;
     progress.done();
     Measured {
         series,
@@ -104,6 +114,10 @@ pub(super) async fn send_and_drain(
         machine_end,
         self_start,
         self_end,
+        redis_stats: match (redis_start, redis_end) {
+            (Some(a), Some(b)) => Some(a.and_then(|a| b.map(|b| (a, b)))),
+            _ => None,
+        },
     }
 }
 
