@@ -50,7 +50,18 @@ impl RedisBus {
             .await
     }
 
+    /// Whether Redis answers. Tried twice when the first try finds Redis away: a pooled
+    /// connection is reused without a check while it answered a moment ago, so the first
+    /// try may only find that connection dead (and put the others in doubt); the second
+    /// says whether Redis itself is.
     pub async fn ping(&self) -> Result<(), BusError> {
+        match self.ping_once().await {
+            Err(BusError::Unavailable(_)) => self.ping_once().await,
+            answer => answer,
+        }
+    }
+
+    async fn ping_once(&self) -> Result<(), BusError> {
         let pong: String = self
             .with_connection(None, |mut c| async move {
                 redis::cmd("PING").query_async(&mut c).await
