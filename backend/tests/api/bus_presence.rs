@@ -126,3 +126,46 @@ async fn a_refreshed_member_stays_listed_past_the_ttl_of_its_join() {
     // zoe's join set her to expire at 1 s: counted only if the refresh moved her on.
     assert_eq!(roster.online_count, 451);
 }
+
+/// The periodic refresh of every channel at once (on one Redis, in pipelines of scripts)
+/// refreshes each channel, more than one pipeline's worth, even after Redis has forgotten
+/// its scripts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshing_every_channel_at_once_refreshes_each() {
+    let (bus, redis, _cluster) = bus_of(Engine::Redis, &[("PRESENCE_TTL_SECS", "3")]).await;
+    let zoe = ClientId::parse("zoe").unwrap();
+    let rooms: Vec<ChannelId> = (0..150)
+        .map(|i| ChannelId::parse(&format!("room-{i}")).unwrap())
+        .collect();
+    let first = tokio::time::Instant::now();
+    for room in &rooms {
+        join_when_up(&bus, room, &zoe, None).await;
+    }
+    let last = tokio::time::Instant::now();
+    assert!(
+        last - first < Duration::from_secs(2),
+        "joins took {:?}",
+        last - first
+    );
+    let _: String = redis
+        .as_ref()
+        .unwrap()
+        .command(redis::cmd("SCRIPT").arg("FLUSH"))
+        .await;
+    tokio::time::sleep_until(last + Duration::from_millis(500)).await;
+    let channels: Vec<_> = rooms
+        .iter()
+        .map(|room| (room.clone(), vec![(zoe.clone(), "i-1".into())]))
+        .collect();
+    let failed = bus.refresh_presence_all(&channels).await;
+    assert!(failed.is_empty(), "{failed:?}");
+    // Every join's own expiry has passed; only the refresh keeps zoe listed.
+    tokio::time::sleep_until(last + Duration::from_millis(3100)).await;
+    let mut missing = Vec::new();
+    for room in &rooms {
+        if bus.presence(room).await.unwrap().online_count != 1 {
+            missing.push(room.to_string());
+        }
+    }
+    assert!(missing.is_empty(), "not refreshed: {missing:?}");
+}

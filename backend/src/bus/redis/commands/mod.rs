@@ -6,11 +6,13 @@
 //! - [`positions`]: what the subscribers read (`ChannelLog`);
 //! - [`reads`]: pages further back in a history, and the roster as it is;
 //! - [`signals`]: events published without being stored;
+//! - [`presence_refresh`]: the periodic presence refresh of every channel, pipelined;
 //! - here: running a command within the timeout, and reading stream entries back.
 //!
 //! The `Bus` operations themselves are in `engine`, on top of these.
 
 pub mod positions;
+pub mod presence_refresh;
 pub mod reads;
 pub mod replicas;
 pub mod signals;
