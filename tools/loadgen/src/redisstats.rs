@@ -161,12 +161,34 @@ pub fn parse(info: &str) -> CommandStats {
     stats
 }
 
-/// Reads `INFO commandstats` from the Redis at `addr` (host:port).
-pub async fn read(addr: &str) -> Result<CommandStats, String> {
-    let fetch = async {
-        let mut stream = TcpStream::connect(addr)
+/// A connection to the Redis whose statistics are read, opened once: by the end of a run,
+/// loopback ports may all be taken by the connections it closed.
+pub struct StatsReader {
+    addr: String,
+    stream: TcpStream,
+}
+
+impl StatsReader {
+    pub async fn connect(addr: &str) -> Result<Self, String> {
+        let stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
             .await
+            .map_err(|_| format!("Redis at {addr} did not accept a connection in 5 s"))?
             .map_err(|e| format!("cannot connect to Redis at {addr}: {e}"))?;
+        Ok(Self {
+            addr: addr.to_owned(),
+            stream,
+        })
+    }
+
+    /// Reads `INFO commandstats`.
+    pub async fn read(&mut self) -> Result<CommandStats, String> {
+        read(&mut self.stream, &self.addr).await
+    }
+}
+
+/// Reads `INFO commandstats` over `stream`, connected to the Redis at `addr`.
+async fn read(stream: &mut TcpStream, addr: &str) -> Result<CommandStats, String> {
+    let fetch = async {
         stream
             .write_all(b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n")
             .await

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     procstat::{self, ProcSample},
-    redisstats::{self, CommandStats},
+    redisstats::{CommandStats, StatsReader},
     report::SeriesPoint,
 };
 
@@ -35,9 +35,14 @@ pub(super) struct Measured {
     pub(super) redis_stats: Option<Result<(CommandStats, CommandStats), String>>,
 }
 
-/// Redis's command statistics, when `config` names a Redis.
-async fn redis_stats(config: &Config) -> Option<Result<CommandStats, String>> {
-    Some(redisstats::read(config.redis_addr.as_deref()?).await)
+/// Redis's command statistics, when `config` names a Redis (and it could be reached).
+async fn redis_stats(
+    reader: &mut Option<Result<StatsReader, String>>,
+) -> Option<Result<CommandStats, String>> {
+    match reader.as_mut()? {
+        Ok(reader) => Some(reader.read().await),
+        Err(why) => Some(Err(why.clone())),
+    }
 }
 
 /// Runs the send phase and the drain; `last_show` is when the progress line was last drawn.
@@ -55,8 +60,12 @@ pub(super) async fn send_and_drain(
         start,
         stop_sending,
     });
+    let mut reader = match &config.redis_addr {
+        Some(addr) => Some(StatsReader::connect(addr).await),
+        None => None,
+    };
     tokio::time::sleep_until(start).await;
-    let redis_start = redis_stats(config).await;
+    let redis_start = redis_stats(&mut reader).await;
     let start_samples = procstat::sample_all(&config.watch);
     let machine_start = procstat::machine_cpu();
     let self_start = procstat::sample(None).ok();
@@ -103,7 +112,7 @@ pub(super) async fn send_and_drain(
     let end_samples = procstat::sample_all(&config.watch);
     let machine_end = procstat::machine_cpu();
     let self_end = procstat::sample(None).ok();
-    let redis_end = redis_stats(config).await;
+    let redis_end = redis_stats(&mut reader).await;
     progress.done();
     Measured {
         series,
