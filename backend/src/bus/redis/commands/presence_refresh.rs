@@ -57,27 +57,68 @@ impl RedisBus {
             return failed;
         }
         for batch in channels.chunks(CHANNELS_PER_PIPELINE) {
-            let results = match self.refresh_pipeline(batch).await {
-                Ok(results) => results,
-                Err(e) => {
-                    failed.extend(batch.iter().map(|(c, _)| (c.clone(), e.clone())));
-                    continue;
-                }
-            };
-            for ((channel, members), result) in batch.iter().zip(results) {
-                match result {
-                    Ok(_) => {}
-                    // Redis lost its scripts (a restart): the single call loads it again.
-                    Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                        if let Err(e) = self.refresh_presence(channel, members).await {
-                            failed.push((channel.clone(), e));
-                        }
+            let mut unloaded = Vec::new();
+            self.refresh_batch(batch, &mut failed, &mut unloaded).await;
+            // Redis lost its scripts (a restart): load it once and send those again.
+            if !unloaded.is_empty() {
+                match self.load_refresh_script().await {
+                    Ok(()) => {
+                        let mut still_unloaded = Vec::new();
+                        self.refresh_batch(&unloaded, &mut failed, &mut still_unloaded)
+                            .await;
+                        failed.extend(still_unloaded.into_iter().map(|(c, _)| {
+                            (
+                                c.clone(),
+                                BusError::Protocol("the script is not loaded".into()),
+                            )
+                        }));
                     }
-                    Err(e) => failed.push((channel.clone(), BusError::Protocol(e.to_string()))),
+                    Err(e) => {
+                        failed.extend(unloaded.into_iter().map(|(c, _)| (c.clone(), e.clone())))
+                    }
                 }
             }
         }
         failed
+    }
+
+    /// Refreshes `batch` in one pipeline; adds the channels that failed to `failed`, and
+    /// those Redis had no script for to `unloaded`.
+    async fn refresh_batch<'a>(
+        &self,
+        batch: &[&'a (ChannelId, Vec<(ClientId, ConnKey)>)],
+        failed: &mut Vec<(ChannelId, BusError)>,
+        unloaded: &mut Vec<&'a (ChannelId, Vec<(ClientId, ConnKey)>)>,
+    ) {
+        let results = match self.refresh_pipeline(batch).await {
+            Ok(results) => results,
+            Err(e) => {
+                failed.extend(batch.iter().map(|(c, _)| (c.clone(), e.clone())));
+                return;
+            }
+        };
+        for (entry, result) in batch.iter().zip(results) {
+            match result {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                    unloaded.push(entry)
+                }
+                Err(e) => failed.push((entry.0.clone(), BusError::Protocol(e.to_string()))),
+            }
+        }
+    }
+
+    async fn load_refresh_script(&self) -> Result<(), BusError> {
+        let _: String = self
+            .with_connection(None, |mut c| async move {
+                self.scripts
+                    .presence_refresh
+                    .prepare_invoke()
+                    .load_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(())
     }
 
     /// One pipeline of refresh scripts, one result per channel of `batch`.
