@@ -17,10 +17,9 @@ pub async fn keep_fresh(state: Arc<AppState>) {
             _ = &mut stop => return,
             _ = tokio::time::sleep(period) => {}
         }
-        for (channel, members) in state.hub.presence_snapshot() {
-            if let Err(e) = state.bus.refresh_presence(&channel, &members).await {
-                log::warn!(channel:% = channel, error:% = e; "Presence refresh failed.");
-            }
+        let channels = state.hub.presence_snapshot();
+        for (channel, e) in state.bus.refresh_presence_all(&channels).await {
+            log::warn!(channel:% = channel, error:% = e; "Presence refresh failed.");
         }
     }
 }

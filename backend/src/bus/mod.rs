@@ -249,6 +249,22 @@ pub trait Bus: Send + Sync + 'static {
         members: &[(ClientId, ConnKey)],
     ) -> Result<(), BusError>;
 
+    /// [`Bus::refresh_presence`] for every channel of `channels`; returns the channels whose
+    /// refresh failed, with why. Engines that can send many refreshes together (one Redis:
+    /// in pipelines) do, so the periodic refresh of every channel costs few round trips.
+    async fn refresh_presence_all(
+        &self,
+        channels: &[(ChannelId, Vec<(ClientId, ConnKey)>)],
+    ) -> Vec<(ChannelId, BusError)> {
+        let mut failed = Vec::new();
+        for (channel, members) in channels {
+            if let Err(e) = self.refresh_presence(channel, members).await {
+                failed.push((channel.clone(), e));
+            }
+        }
+        failed
+    }
+
     /// Whether the bus can serve requests now (for `/readyz`).
     async fn check_ready(&self) -> Result<(), BusError>;
 }

@@ -38,6 +38,7 @@ mod server_api;
 mod settings;
 mod shutdown;
 mod slow_input;
+mod stored_data;
 mod subscriber_faults;
 mod token_expiry;
 mod typing;

@@ -73,3 +73,35 @@ async fn one_subscriber_per_instance_and_subscriptions_follow_local_members() {
         pubsub_channels(redis).await
     );
 }
+
+/// Calls of `command` Redis has counted since it started (`INFO commandstats`).
+async fn calls_of(redis: &RedisServer, command: &str) -> u64 {
+    let info: String = redis.command(redis::cmd("INFO").arg("commandstats")).await;
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+        .and_then(|rest| rest.split(',').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A send costs Redis one request: a pooled connection that answered a moment ago is not
+/// pinged (nor sent UNWATCH) again before its next command, which would double the requests
+/// and the wake-ups of Redis per message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_is_one_request_without_a_ping_before_it() {
+    let d = Deployment::start(Engine::Redis, &[]).await;
+    let redis = d.redis.as_ref().unwrap();
+    let (mut alice, _) = Client::join(&d.a().ws_url("room", "alice")).await;
+    alice.say_acked("warm up").await;
+    let (pings, scripts) = (
+        calls_of(redis, "ping").await,
+        calls_of(redis, "evalsha").await,
+    );
+    for i in 0..40 {
+        alice.say_acked(&format!("m{i}")).await;
+    }
+    let sent = calls_of(redis, "evalsha").await - scripts;
+    let pinged = calls_of(redis, "ping").await - pings;
+    assert!(sent >= 40, "{sent} scripts for 40 sends");
+    // Probes and the subscriber's keep-alive ping now and then; not once per send.
+    assert!(pinged < 10, "{pinged} pings for 40 sends");
+}

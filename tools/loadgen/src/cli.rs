@@ -112,6 +112,10 @@ pub struct Common {
     /// Local Redis server to measure (RSS, CPU).
     #[arg(long = "redis-pid", value_name = "PID")]
     pub redis_pid: Option<u32>,
+    /// Local Redis (host:port, no password) whose INFO commandstats to read before and after
+    /// the measured window: what each command cost per stored message or connection-second.
+    #[arg(long = "redis-addr", value_name = "HOST:PORT")]
+    pub redis_addr: Option<String>,
     /// Seconds one connection may take (TCP, upgrade, welcome).
     #[arg(long, default_value_t = 10.0)]
     pub connect_timeout: f64,
@@ -244,6 +248,7 @@ impl Command {
             .map(|(i, pid)| (format!("backend#{}", i + 1), *pid))
             .chain(c.redis_pid.map(|pid| ("redis".to_owned(), pid)))
             .collect();
+        config.redis_addr = c.redis_addr.clone();
         config.progress = !c.no_progress;
         Ok(config)
     }

@@ -16,6 +16,7 @@ pub mod conn;
 pub mod drain;
 pub mod plot;
 pub mod procstat;
+pub mod redisstats;
 pub mod report;
 pub mod run;
 pub mod stats;

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::{
     procstat::{ProcSample, TICKS_PER_SEC},
+    redisstats::RedisCost,
     stats::LatencySummary,
 };
 
@@ -135,6 +136,8 @@ pub struct Report {
     /// From `send` to the sender's `ack`.
     pub ack_latency: LatencySummary,
     pub processes: Vec<Watched>,
+    /// What Redis spent per stored message and per connection-second (with --redis-addr).
+    pub redis: Option<RedisCost>,
     pub loadgen: Watched,
     pub machine: Machine,
     pub warnings: Vec<String>,
@@ -267,6 +270,27 @@ impl Report {
             }
             let _ = writeln!(s);
         }
+        if let Some(redis) = &self.redis {
+            let us = |v: Option<f64>| v.map_or("?".into(), |v| format!("{v:.1}"));
+            let _ = writeln!(
+                s,
+                "  redis        CPU {} µs per stored message, {} µs per connection-second; {:.2} requests per connection-second",
+                us(redis.cpu_us_per_message),
+                us(redis.cpu_us_per_connection_s),
+                redis.commands_per_connection_s
+            );
+            for c in redis.commands.iter().take(12) {
+                let _ = writeln!(
+                    s,
+                    "    {:<22} {:>9} calls {:>10} µs{}",
+                    c.command,
+                    c.calls,
+                    c.usec,
+                    c.usec_per_message
+                        .map_or(String::new(), |u| format!("  ({u:.2} µs per message)"))
+                );
+            }
+        }
         if let Some(busy) = self.machine.cpu_busy_pct {
             let _ = writeln!(
                 s,
@@ -385,6 +409,7 @@ mod tests {
                 }),
                 20,
             )],
+            redis: None,
             loadgen: Watched::new("loadgen", 2, None, None, None, None, 20),
             machine: Machine::default(),
             warnings: vec![],

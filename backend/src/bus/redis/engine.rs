@@ -234,22 +234,22 @@ impl Bus for RedisBus {
             return Ok(());
         }
         let keys = &ChannelKeys::new(channel);
+        let (script_keys, args) = &self.refresh_parts(channel, members);
         let _: u64 = self
             .with_connection(Some(&keys.log()), |mut c| async move {
-                let mut call = self.scripts.presence_refresh.key(keys.online());
-                call.arg(self.settings.presence_ttl.as_millis() as u64)
-                    .arg(keys.events())
-                    .arg(keys.connections_prefix());
-                for (client, conn) in members {
-                    call.key(keys.connections(client))
-                        .arg(client.as_str())
-                        .arg(conn.as_str());
-                }
-                call.key(keys.log()).arg(self.channel_ttl_ms());
+                let mut call = self.scripts.presence_refresh.key(script_keys);
+                call.arg(args);
                 call.invoke_async(&mut c).await
             })
             .await?;
         Ok(())
+    }
+
+    async fn refresh_presence_all(
+        &self,
+        channels: &[(ChannelId, Vec<(ClientId, ConnKey)>)],
+    ) -> Vec<(ChannelId, BusError)> {
+        self.refresh_many(channels).await
     }
 
     async fn check_ready(&self) -> Result<(), BusError> {

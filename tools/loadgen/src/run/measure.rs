@@ -13,6 +13,7 @@ use super::{
 };
 use crate::{
     procstat::{self, ProcSample},
+    redisstats::{CommandStats, StatsReader},
     report::SeriesPoint,
 };
 
@@ -30,6 +31,18 @@ pub(super) struct Measured {
     /// loadgen itself at both ends.
     pub(super) self_start: Option<ProcSample>,
     pub(super) self_end: Option<ProcSample>,
+    /// Redis's command statistics at both ends (when asked for), or why they are missing.
+    pub(super) redis_stats: Option<Result<(CommandStats, CommandStats), String>>,
+}
+
+/// Redis's command statistics, when `config` names a Redis (and it could be reached).
+async fn redis_stats(
+    reader: &mut Option<Result<StatsReader, String>>,
+) -> Option<Result<CommandStats, String>> {
+    match reader.as_mut()? {
+        Ok(reader) => Some(reader.read().await),
+        Err(why) => Some(Err(why.clone())),
+    }
 }
 
 /// Runs the send phase and the drain; `last_show` is when the progress line was last drawn.
@@ -47,7 +60,12 @@ pub(super) async fn send_and_drain(
         start,
         stop_sending,
     });
+    let mut reader = match &config.redis_addr {
+        Some(addr) => Some(StatsReader::connect(addr).await),
+        None => None,
+    };
     tokio::time::sleep_until(start).await;
+    let redis_start = redis_stats(&mut reader).await;
     let start_samples = procstat::sample_all(&config.watch);
     let machine_start = procstat::machine_cpu();
     let self_start = procstat::sample(None).ok();
@@ -94,6 +112,7 @@ pub(super) async fn send_and_drain(
     let end_samples = procstat::sample_all(&config.watch);
     let machine_end = procstat::machine_cpu();
     let self_end = procstat::sample(None).ok();
+    let redis_end = redis_stats(&mut reader).await;
     progress.done();
     Measured {
         series,
@@ -104,6 +123,10 @@ pub(super) async fn send_and_drain(
         machine_end,
         self_start,
         self_end,
+        redis_stats: match (redis_start, redis_end) {
+            (Some(a), Some(b)) => Some(a.and_then(|a| b.map(|b| (a, b)))),
+            _ => None,
+        },
     }
 }
 

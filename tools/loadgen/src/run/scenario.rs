@@ -90,6 +90,8 @@ pub struct Config {
     pub channel_prefix: Option<String>,
     /// Local processes to measure (RSS, CPU): label and pid.
     pub watch: Vec<(String, u32)>,
+    /// Redis (host:port) whose command statistics to read around the measured window.
+    pub redis_addr: Option<String>,
     /// Live progress line on stderr (only shown when stderr is a terminal).
     pub progress: bool,
 }
@@ -111,6 +113,7 @@ impl Config {
             read_buffer: 4096,
             channel_prefix: None,
             watch: Vec::new(),
+            redis_addr: None,
             progress: true,
         }
     }

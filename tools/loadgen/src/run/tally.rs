@@ -15,6 +15,7 @@ use super::{
 };
 use crate::{
     procstat::{self, ProcSample},
+    redisstats::RedisCost,
     report::{Machine, Report, Watched},
     stats::{LatencySummary, SeqSet},
 };
@@ -114,7 +115,7 @@ pub(super) fn assemble(
         );
     }
     let unique = shared.unique.load(Relaxed);
-    let watched = config
+    let watched: Vec<Watched> = config
         .watch
         .iter()
         .enumerate()
@@ -140,6 +141,19 @@ pub(super) fn assemble(
         unique,
     );
     let histogram = shared.latency.total();
+    let acked = shared.acked.load(Relaxed);
+    let redis = match m.redis_stats {
+        Some(Ok((before, after))) => {
+            let cpu_s = watched_cpu(&watched, "redis");
+            let connection_s = ramp.held as f64 * m.measured.as_secs_f64();
+            Some(RedisCost::new(&before, &after, cpu_s, acked, connection_s))
+        }
+        Some(Err(why)) => {
+            warnings.push(format!("no Redis command statistics: {why}"));
+            None
+        }
+        None => None,
+    };
     Report {
         scenario: config.scenario.name().to_owned(),
         urls: config.urls.clone(),
@@ -152,7 +166,7 @@ pub(super) fn assemble(
         disconnects: take(&shared.disconnects),
         messages_planned: planned.iter().map(|&n| u64::from(n)).sum(),
         messages_sent: shared.sent.load(Relaxed),
-        messages_acked: shared.acked.load(Relaxed),
+        messages_acked: acked,
         send_errors,
         deliveries_expected: shared.expected.load(Relaxed),
         deliveries_seen: unique,
@@ -168,6 +182,7 @@ pub(super) fn assemble(
         latency: LatencySummary::of(&histogram),
         ack_latency: LatencySummary::of(&shared.ack_latency.total()),
         processes: watched,
+        redis,
         machine: Machine {
             cores: procstat::cores(),
             load_average: std::fs::read_to_string("/proc/loadavg")
@@ -189,4 +204,9 @@ pub(super) fn assemble(
         series: m.series,
         histogram,
     }
+}
+
+/// The CPU seconds of the watched process labelled `label`.
+fn watched_cpu(watched: &[Watched], label: &str) -> Option<f64> {
+    watched.iter().find(|w| w.label == label)?.cpu_s
 }

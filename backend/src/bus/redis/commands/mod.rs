@@ -6,11 +6,13 @@
 //! - [`positions`]: what the subscribers read (`ChannelLog`);
 //! - [`reads`]: pages further back in a history, and the roster as it is;
 //! - [`signals`]: events published without being stored;
+//! - [`presence_refresh`]: the periodic presence refresh of every channel, pipelined;
 //! - here: running a command within the timeout, and reading stream entries back.
 //!
 //! The `Bus` operations themselves are in `engine`, on top of these.
 
 pub mod positions;
+pub mod presence_refresh;
 pub mod reads;
 pub mod replicas;
 pub mod signals;
@@ -50,7 +52,18 @@ impl RedisBus {
             .await
     }
 
+    /// Whether Redis answers. Tried twice when the first try finds Redis away: a pooled
+    /// connection is reused without a check while it answered a moment ago, so the first
+    /// try may only find that connection dead (and put the others in doubt); the second
+    /// says whether Redis itself is.
     pub async fn ping(&self) -> Result<(), BusError> {
+        match self.ping_once().await {
+            Err(BusError::Unavailable(_)) => self.ping_once().await,
+            answer => answer,
+        }
+    }
+
+    async fn ping_once(&self) -> Result<(), BusError> {
         let pong: String = self
             .with_connection(None, |mut c| async move {
                 redis::cmd("PING").query_async(&mut c).await

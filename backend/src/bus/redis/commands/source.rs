@@ -4,12 +4,13 @@
 
 use std::{future::Future, time::Duration};
 
-use deadpool_redis::Pool;
-
 use super::super::{
     cluster::{self, router::NodeConn, router::Router},
     scripts::Publish,
-    standalone,
+    standalone::{
+        self,
+        pool::{Pool, Pooled},
+    },
 };
 use crate::bus::BusError;
 
@@ -23,7 +24,7 @@ pub enum CommandSource {
 
 /// A connection from either source, usable wherever redis-rs takes one.
 pub enum Conn {
-    Pooled(deadpool_redis::Connection),
+    Pooled(Pooled),
     Node(NodeConn),
 }
 

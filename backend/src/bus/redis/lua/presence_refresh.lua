@@ -11,11 +11,25 @@ local now = now_ms()
 local expiry = now + tonumber(ARGV[1])
 local log = KEYS[#KEYS]
 redis.call('PEXPIRE', log, ARGV[2 * #KEYS])
+-- The online set takes every member's new expiry in one ZADD (a few hundred at a time, well
+-- within Lua's limit on unpacked arguments) rather than one call per member.
+local members = {}
+local function add_members()
+  if #members > 0 then
+    redis.call('ZADD', KEYS[1], 'GT', unpack(members))
+    members = {}
+  end
+end
 for i = 2, #KEYS - 1 do
   redis.call('ZADD', KEYS[i], expiry, ARGV[2 * i + 1])
   redis.call('PEXPIRE', KEYS[i], ARGV[1])
-  redis.call('ZADD', KEYS[1], 'GT', expiry, ARGV[2 * i])
+  members[#members + 1] = expiry
+  members[#members + 1] = ARGV[2 * i]
+  if #members >= 400 then
+    add_members()
+  end
 end
+add_members()
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', names_of(KEYS[1]), ARGV[1])
 prune(KEYS[1], ARGV[3], ARGV[2], now)

@@ -1,11 +1,13 @@
 //! The Redis bus on one Redis server: a pool of command connections, and one dedicated
 //! pub/sub connection ([`subscriber`]).
 
+pub mod pool;
 pub mod subscriber;
 
-use deadpool_redis::{Pool, Runtime};
+use deadpool_redis::Runtime;
 use redis::{IntoConnectionInfo, aio::ConnectionLike};
 
+use self::pool::{Manager, Pool};
 use super::{connect, settings::RedisSettings};
 use crate::bus::BusError;
 
@@ -25,13 +27,13 @@ pub fn client(url: &str, ca_cert: Option<&[u8]>) -> Result<redis::Client, BusErr
 pub fn command_pool(client: &redis::Client, settings: &RedisSettings) -> Result<Pool, BusError> {
     let manager = deadpool_redis::Manager::new(client.get_connection_info().clone())
         .map_err(|e| BusError::Unavailable(format!("bad REDIS_URL: {e}")))?;
-    Pool::builder(manager)
+    Pool::builder(Manager::new(manager))
         .max_size(settings.pool_size)
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(settings.command_timeout))
         .create_timeout(Some(settings.command_timeout))
-        // Recycling pings the connection; a hung one must be dropped (and a fresh one
-        // made) well within the command timeout.
+        // Recycling pings a connection in doubt; a hung one must be dropped (and a fresh
+        // one made) well within the command timeout.
         .recycle_timeout(Some(settings.command_timeout / 4))
         .build()
         .map_err(|e| BusError::Unavailable(format!("cannot create the Redis pool: {e}")))
