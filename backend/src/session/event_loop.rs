@@ -4,7 +4,7 @@
 //! client's sends are handled one after another, in the order it sent them, so they are
 //! stored in that order.
 
-use std::time::Duration;
+use std::{pin::Pin, time::Duration};
 
 use actix_http::ws::CloseCode;
 use tokio::time::Instant;
@@ -84,7 +84,7 @@ impl<'a> EventLoop<'a> {
                     timer.as_mut().reset(wake_at);
                 }
                 tokio::select! {
-                    _ = closer.requested() => break,
+                    () = std::future::poll_fn(|cx| closer.poll_requested(cx)) => break,
                     () = &mut timer => {
                         let now = Instant::now();
                         if now >= retire_at {
@@ -154,8 +154,8 @@ impl<'a> EventLoop<'a> {
 
     /// Queues a frame for the client, waiting for room. Boxed: the wait is not kept in an
     /// idle connection's state (it is as large as the rest of the loop together).
-    async fn reply(&self, frame: Outbound) -> Result<(), Gone> {
-        Box::pin(self.outbox.send(frame)).await
+    fn reply(&self, frame: Outbound) -> Pin<Box<impl Future<Output = Result<(), Gone>> + '_>> {
+        Box::pin(self.outbox.send(frame))
     }
 
     fn close(&self, code: CloseCode, reason: &str) {

@@ -72,8 +72,9 @@ impl Request {
     }
 }
 
-/// The client's frames, read from the socket's read half.
-type ClientFrames = IncomingFrames<OwnedReadHalf>;
+/// The client's frames, read from the socket's read half. Boxed: they move from the session
+/// to its event loop and back, and each would otherwise keep a slot of their size.
+type ClientFrames = Box<IncomingFrames<OwnedReadHalf>>;
 
 /// Starts the session of an upgraded connection on the sessions runtime
 /// ([`AppState::sessions`]). `early` is what the client sent right after its request head,
@@ -100,13 +101,13 @@ pub fn start(
     let (outbox, queued) = outbox::channel(state.settings.limits.outbound);
     let (writer, greet, writer_gone) =
         Writer::new(queued, outbox.closer().clone(), state.metrics.clone());
-    let frames = IncomingFrames::new(
+    let frames = Box::new(IncomingFrames::new(
         read,
         early,
         writer_gone,
         MAX_FRAME_BYTES,
         state.settings.timeouts.message,
-    );
+    ));
     tokio::spawn(converse(
         state,
         request,
