@@ -42,7 +42,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -103,9 +102,10 @@ def say(message: str) -> None:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port below the ephemeral range, which outgoing connections cannot be holding
+    (tools/loadgen/free_port.py says why)."""
+    script = REPO / "tools" / "loadgen" / "free_port.py"
+    return int(subprocess.check_output([sys.executable, str(script)], text=True))
 
 
 # ---- the list of images -------------------------------------------------------------------
