@@ -577,6 +577,12 @@ impl Client {
         out
     }
 
+    /// Collects `n` messages' texts.
+    pub async fn message_texts(&mut self, n: usize) -> Vec<String> {
+        let messages = self.messages(n).await;
+        messages.into_iter().map(|m| m.message).collect()
+    }
+
     /// Sends a message and waits for its ack; returns the acked id.
     pub async fn say_acked(&mut self, message: &str) -> String {
         let nonce = self.say(message).await;
@@ -737,4 +743,9 @@ pub async fn http_get_text(url: &str) -> std::io::Result<(u16, String)> {
         .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {text}")))?;
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     Ok((status, body.to_owned()))
+}
+
+/// The texts of `messages`, in order.
+pub fn texts(messages: &[ChatMessage]) -> Vec<&str> {
+    messages.iter().map(|m| m.message.as_str()).collect()
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use protocol::{ChatMessage, ServerFrame};
+use protocol::ServerFrame;
 
 use crate::{helpers::*, on_every_engine};
 
@@ -21,10 +21,6 @@ fn recovered(welcome: &ServerFrame) -> bool {
         ServerFrame::Welcome { recovered, .. } => *recovered,
         other => panic!("not a welcome: {other:?}"),
     }
-}
-
-fn texts(messages: &[ChatMessage]) -> Vec<&str> {
-    messages.iter().map(|m| m.message.as_str()).collect()
 }
 
 async fn a_new_member_gets_the_last_messages_oldest_first(engine: Engine) {

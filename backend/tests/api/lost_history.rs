@@ -63,12 +63,7 @@ async fn resume(
 ) -> (bool, Epoch, Vec<String>) {
     let (mut client, welcome) = Client::join(&resume_url(app, client, since, epoch)).await;
     let (recovered, epoch) = welcome_of(&welcome);
-    let texts = client
-        .messages(replayed)
-        .await
-        .into_iter()
-        .map(|m| m.message)
-        .collect();
+    let texts = client.message_texts(replayed).await;
     client.close().await;
     (recovered, epoch, texts)
 }
@@ -266,11 +261,6 @@ async fn redis_failover_to_a_replica_without_the_newest_entries() {
         !recovered,
         "x and what followed it were lost in the failover"
     );
-    let texts: Vec<String> = bob
-        .messages(2)
-        .await
-        .into_iter()
-        .map(|m| m.message)
-        .collect();
+    let texts: Vec<String> = bob.message_texts(2).await;
     assert_eq!(texts, ["w", "new"]);
 }

@@ -142,12 +142,7 @@ async fn a_send_no_replica_confirms_is_not_confirmed_and_its_resend_acks_the_ori
     bob.expect_no_message(Duration::from_millis(500)).await;
     alice.expect_no_message(Duration::from_millis(100)).await;
     let (mut carol, _) = Client::join(&a.ws_url("room", "carol")).await;
-    let history: Vec<String> = carol
-        .messages(2)
-        .await
-        .into_iter()
-        .map(|m| m.message)
-        .collect();
+    let history: Vec<String> = carol.message_texts(2).await;
     assert_eq!(history, ["confirmed", "held"]);
     carol.expect_no_message(Duration::from_millis(300)).await;
 }
@@ -201,11 +196,6 @@ async fn on_a_cluster_a_send_no_replica_confirms_is_not_confirmed_and_its_resend
     );
     bob.expect_no_message(Duration::from_millis(500)).await;
     let (mut carol, _) = Client::join(&b.ws_url("room", "carol")).await;
-    let history: Vec<String> = carol
-        .messages(2)
-        .await
-        .into_iter()
-        .map(|m| m.message)
-        .collect();
+    let history: Vec<String> = carol.message_texts(2).await;
     assert_eq!(history, ["confirmed", "held"]);
 }

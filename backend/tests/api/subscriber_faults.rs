@@ -4,8 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use protocol::ChatMessage;
-
 use crate::{helpers::*, proxy::Proxy};
 
 /// Instance A reaches Redis through a proxy the test can break; instance B directly.
@@ -17,10 +15,6 @@ async fn setup() -> (RedisServer, Proxy, TestApp, TestApp) {
     let a = TestApp::spawn(Some(&via_proxy), &fast_ping);
     let b = TestApp::spawn(Some(&redis.url()), &fast_ping);
     (redis, proxy, a, b)
-}
-
-fn texts(messages: &[ChatMessage]) -> Vec<&str> {
-    messages.iter().map(|m| m.message.as_str()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
