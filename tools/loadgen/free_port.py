@@ -1,4 +1,4 @@
-"""Prints a free TCP port on 127.0.0.1 below the kernel's ephemeral range.
+"""Prints free TCP ports on 127.0.0.1 below the kernel's ephemeral range (`free_port.py [N]`).
 
 A port the kernel hands out for `bind(0)` lies in the ephemeral range, where the machine's
 outgoing connections also take their local ports: between picking it and a server binding
@@ -8,6 +8,7 @@ Below that range only servers that bind on purpose compete.
 
 import random
 import socket
+import sys
 
 
 def ephemeral_low():
@@ -18,18 +19,29 @@ def ephemeral_low():
         return 32768
 
 
-def free_port():
+def free_ports(n):
+    """`n` distinct free ports: each is kept bound until all are picked."""
     low = max(ephemeral_low(), 10_001)
-    for _ in range(1000):
-        port = random.randrange(10_000, low)
-        with socket.socket() as s:
+    held = []
+    try:
+        for _ in range(1000 * n):
+            if len(held) == n:
+                break
+            s = socket.socket()
             try:
-                s.bind(("127.0.0.1", port))
+                s.bind(("127.0.0.1", random.randrange(10_000, low)))
             except OSError:
+                s.close()
                 continue
-            return port
-    raise SystemExit("no free port below the ephemeral range")
+            held.append(s)
+        if len(held) < n:
+            raise SystemExit("no free port below the ephemeral range")
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
 
 
 if __name__ == "__main__":
-    print(free_port())
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    print("\n".join(str(port) for port in free_ports(count)))
