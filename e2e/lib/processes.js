@@ -15,16 +15,28 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, () => process.exit(130));
 }
 
-/** A port that was free a moment ago (the binaries cannot bind port 0 themselves). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
+/** Ports already handed out: the kernel may offer a just-closed port again. */
+const handedOut = new Set();
+
+/**
+ * A port that was free a moment ago and was not handed out before in this run (the binaries
+ * cannot bind port 0 themselves; two picks in a row can otherwise give the same port).
+ */
+export async function freePort() {
+  for (;;) {
+    const port = await new Promise((resolve, reject) => {
+      const server = net.createServer();
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => {
+        const { port } = server.address();
+        server.close(() => resolve(port));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** Starts `command` with its output in `<logDir>/<name>.log`. */
